@@ -1,0 +1,66 @@
+"""The one error family a decoder may raise.
+
+Every decoder in protocol/ turns any failure, whatever the input, into a subclass of
+ProtocolError. The node counts rejections by `reason` (a stable metric label), so each
+failure class has its own subclass and reason string.
+"""
+
+
+class ProtocolError(Exception):
+    """Base of every rejection of outside input."""
+
+    reason = "invalid"
+
+
+class TooLarge(ProtocolError):
+    reason = "too_large"
+
+
+class Malformed(ProtocolError):
+    """Not well-formed CBOR, or not the shape the schema requires."""
+
+    reason = "malformed"
+
+
+class NonCanonical(ProtocolError):
+    """Well-formed, but not the one deterministic encoding of its value."""
+
+    reason = "non_canonical"
+
+
+class UnsupportedVersion(ProtocolError):
+    reason = "unsupported_version"
+
+
+class InvalidField(ProtocolError):
+    """A field has the right type but a value the schema forbids."""
+
+    reason = "invalid_field"
+
+
+class UnknownAuthor(ProtocolError):
+    reason = "unknown_author"
+
+
+class BadSignature(ProtocolError):
+    reason = "bad_signature"
+
+
+class ClockSkew(ProtocolError):
+    """A timestamp too far ahead of our clock; may become acceptable later."""
+
+    reason = "clock_skew"
+
+
+class BadChunk(ProtocolError):
+    """A media chunk whose hash, size or compression framing is wrong."""
+
+    reason = "bad_chunk"
+
+
+class IdentityForked(ProtocolError):
+    """Our own key signed two chains (a cloned key, or a restore that wrote before it
+    caught up). Everything we write from the fork on is excluded everywhere, so we refuse
+    to write at all: an operator must act."""
+
+    reason = "identity_forked"

@@ -1,0 +1,84 @@
+"""One Ed25519 key per member: it signs entries and, as a libp2p PeerID, authenticates links.
+
+The seed is 32 bytes. PyNaCl's SigningKey(seed) and libp2p's
+create_identity_from_seed(seed) give the same key pair, so the node derives its PeerID
+from the seed it signs with. `peer_id_of` computes that PeerID here, without libp2p:
+base58btc of the identity multihash of the protobuf-encoded public key.
+"""
+
+import hashlib
+
+import nacl.exceptions
+import nacl.signing
+
+from .errors import BadSignature, InvalidField
+
+seed_bytes = 32
+public_key_bytes = 32
+signature_bytes = 64
+# Protobuf PublicKey{Type: Ed25519 (1), Data: 32 bytes}, prefixed by the identity
+# multihash header (code 0x00, length 0x24).
+_PEER_ID_PREFIX = bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20])
+_B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def _b58encode(data: bytes) -> str:
+    number = int.from_bytes(data, "big")
+    out = []
+    while number:
+        number, digit = divmod(number, 58)
+        out.append(_B58[digit])
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    return "1" * zeros + "".join(reversed(out))
+
+
+def peer_id_of(public_key: bytes) -> str:
+    if len(public_key) != public_key_bytes:
+        raise InvalidField("public key must be 32 bytes")
+    return _b58encode(_PEER_ID_PREFIX + public_key)
+
+
+def hash32(data: bytes) -> bytes:
+    """BLAKE2b-256: entry ids and media chunk hashes."""
+    return hashlib.blake2b(data, digest_size=32).digest()
+
+
+class Identity:
+    """A member's signing key. Holds the secret: never serialise it except to its file."""
+
+    __slots__ = ("_key", "public_key")
+
+    def __init__(self, seed: bytes) -> None:
+        if len(seed) != seed_bytes:
+            raise InvalidField("identity seed must be 32 bytes")
+        self._key = nacl.signing.SigningKey(seed)
+        self.public_key = bytes(self._key.verify_key)
+
+    @property
+    def peer_id(self) -> str:
+        return peer_id_of(self.public_key)
+
+    def sign(self, domain: bytes, message: bytes) -> bytes:
+        return self._key.sign(domain + message).signature
+
+
+class Verifier:
+    """A public key ready to verify; cached per member because building one costs."""
+
+    __slots__ = ("_key",)
+
+    def __init__(self, public_key: bytes) -> None:
+        if len(public_key) != public_key_bytes:
+            raise InvalidField("public key must be 32 bytes")
+        try:
+            self._key = nacl.signing.VerifyKey(public_key)
+        except Exception:
+            raise InvalidField("not an Ed25519 public key") from None
+
+    def verify(self, domain: bytes, message: bytes, signature: bytes) -> None:
+        if len(signature) != signature_bytes:
+            raise BadSignature("signature must be 64 bytes")
+        try:
+            self._key.verify(domain + message, signature)
+        except nacl.exceptions.BadSignatureError:
+            raise BadSignature("signature does not verify") from None

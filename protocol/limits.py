@@ -1,0 +1,64 @@
+"""Every bound in QROC Mesh, named once, unit last, with the reason it exists.
+
+Anything that reads from the network, the disk or an API client is bounded by one of
+these. Changing a wire-visible limit (marked "wire") changes what other nodes accept:
+treat it as a protocol change and update SPEC.md.
+"""
+
+# --- entries (wire) ---
+# A manifest for a media_bytes_max file lists media_chunks_max hashes of 34 bytes each
+# (~140 KiB); the rest of an entry is small. 256 KiB leaves room and stays far below
+# py-libp2p's 1 MiB gossip ceiling, over which publishes are silently delivered locally only.
+entry_bytes_max = 256 * 1024
+# The entry schema nests at most 5 levels (envelope, entry, body, location/tags list,
+# pair); anything deeper is hostile. Checked by the CBOR decoder before building objects.
+cbor_depth_max = 8
+# Free-text fields: an incident title is a headline, a description or comment a report.
+title_chars_max = 200
+text_chars_max = 16 * 1024
+place_chars_max = 200
+tag_chars_max = 64
+tags_max = 64
+exercise_chars_max = 100
+file_name_chars_max = 255
+mime_chars_max = 127
+name_chars_max = 100
+# An entry's HLC may be at most this far ahead of the receiver's clock: a node whose clock
+# is off by a year must not drag the federation's clocks along. Five minutes tolerates
+# unsynchronised but sane clocks; entries further ahead wait and are retried by sync.
+clock_skew_ms_max = 5 * 60 * 1000
+# The HLC packs milliseconds and a 16-bit logical counter into one uint64.
+hlc_counter_max = 0xFFFF
+
+# --- roster ---
+# A federation is the EU's member states plus partners: a few dozen OCs, not thousands.
+roster_members_max = 256
+member_addrs_max = 8
+addr_chars_max = 256
+
+# --- log bookkeeping ---
+# Entries that arrived before their predecessor wait here until sync fills the gap.
+# Bounded so a member that sends a far-future seq cannot make us hold unbounded memory;
+# beyond it, the entries are dropped and sync brings them again in order.
+pending_entries_max = 10_000
+pending_entries_per_author_max = 2_000
+
+# --- sync (wire) ---
+# One sync message carries at most this many entries and about this many bytes: enough to
+# move thousands of entries a second over a stream, small enough that a thin link still
+# makes progress and a receiver's buffer stays bounded.
+sync_batch_entries_max = 512
+sync_message_bytes_max = 4 * 1024 * 1024
+# Fork proofs and explicit entry requests are rare; a message holding more is hostile.
+sync_forks_max = 64
+sync_wants_max = 256
+
+# --- media (wire) ---
+# Chunks of 1 MiB: large enough that per-chunk overhead is negligible, small enough that
+# a lost connection wastes little and a receiver verifies each before storing it.
+chunk_bytes_max = 1024 * 1024
+media_bytes_max = 4 * 1024 * 1024 * 1024
+media_chunks_max = media_bytes_max // chunk_bytes_max
+# zstd needs a window no larger than what it compresses; a frame asking for more is a
+# memory attack. 2 MiB covers any 1 MiB chunk compressed at any level.
+zstd_window_bytes_max = 2 * 1024 * 1024

@@ -1,0 +1,118 @@
+"""Members of the federation and the roster that admits them.
+
+A member card is the JSON an OC hands to the others out of band (name, ISO 3166-1
+alpha-2 country, Ed25519 public key, dial addresses). Only roster members may connect and
+only their entries are accepted.
+"""
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pycountry
+
+from . import limits
+from .errors import InvalidField
+from .identity import Verifier, peer_id_of, public_key_bytes
+
+
+def _text(card: Mapping[str, Any], key: str, chars_max: int) -> str:
+    value = card.get(key)
+    if not isinstance(value, str) or not value.strip() or len(value) > chars_max:
+        raise InvalidField(f"member card field {key!r} must be text of 1 to {chars_max} characters")
+    return value
+
+
+def check_country(code: object) -> str:
+    if not isinstance(code, str) or not re.fullmatch("[A-Z]{2}", code) or pycountry.countries.get(alpha_2=code) is None:
+        raise InvalidField(f"country {code!r} is not an ISO 3166-1 alpha-2 code")
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    name: str
+    country: str
+    public_key: bytes
+    addrs: tuple[str, ...] = ()
+    verifier: Verifier = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "verifier", Verifier(self.public_key))
+
+    @property
+    def peer_id(self) -> str:
+        return peer_id_of(self.public_key)
+
+    def card(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "country": self.country,
+            "public_key": self.public_key.hex(),
+            "peer_id": self.peer_id,
+            "addrs": list(self.addrs),
+        }
+
+    @classmethod
+    def from_card(cls, card: object) -> "Member":
+        """Validate a card from outside; raise InvalidField naming the bad field."""
+        if not isinstance(card, Mapping):
+            raise InvalidField("a member card is a JSON object")
+        name = _text(card, "name", limits.name_chars_max)
+        country = check_country(card.get("country"))
+        key_hex = card.get("public_key")
+        try:
+            public_key = bytes.fromhex(key_hex) if isinstance(key_hex, str) else b""
+        except ValueError:
+            public_key = b""
+        if len(public_key) != public_key_bytes:
+            raise InvalidField("member card field 'public_key' must be 64 hex digits")
+        addrs = card.get("addrs", [])
+        if (
+            not isinstance(addrs, list)
+            or len(addrs) > limits.member_addrs_max
+            or not all(isinstance(a, str) and 0 < len(a) <= limits.addr_chars_max for a in addrs)
+        ):
+            raise InvalidField(
+                f"member card field 'addrs' must be a list of at most {limits.member_addrs_max} addresses"
+            )
+        member = cls(name=name, country=country, public_key=public_key, addrs=tuple(addrs))
+        if "peer_id" in card and card["peer_id"] != member.peer_id:
+            raise InvalidField("member card 'peer_id' does not match its public key")
+        return member
+
+
+class Roster:
+    """The federation's members, looked up by public key or PeerID."""
+
+    def __init__(self, members: Iterable[Member] = ()) -> None:
+        self._by_key: dict[bytes, Member] = {}
+        self._by_peer_id: dict[str, Member] = {}
+        for member in members:
+            self._add(member)
+
+    def _add(self, member: Member) -> None:
+        if member.public_key not in self._by_key and len(self._by_key) >= limits.roster_members_max:
+            raise InvalidField(f"a roster holds at most {limits.roster_members_max} members")
+        self._by_key[member.public_key] = member
+        self._by_peer_id[member.peer_id] = member
+
+    def with_member(self, member: Member) -> "Roster":
+        """A new roster with `member` added or its card replaced."""
+        return Roster([*(m for m in self if m.public_key != member.public_key), member])
+
+    def get(self, public_key: bytes) -> Member | None:
+        return self._by_key.get(public_key)
+
+    def by_peer_id(self, peer_id: str) -> Member | None:
+        return self._by_peer_id.get(peer_id)
+
+    def __contains__(self, public_key: object) -> bool:
+        return public_key in self._by_key
+
+    def __iter__(self) -> Iterator[Member]:
+        return iter(sorted(self._by_key.values(), key=lambda m: (m.country, m.name, m.public_key)))
+
+    def __len__(self) -> int:
+        return len(self._by_key)
