@@ -62,3 +62,22 @@ media_chunks_max = media_bytes_max // chunk_bytes_max
 # zstd needs a window no larger than what it compresses; a frame asking for more is a
 # memory attack. 2 MiB covers any 1 MiB chunk compressed at any level.
 zstd_window_bytes_max = 2 * 1024 * 1024
+
+# --- node (local, not wire) ---
+# Redial roster members quickly: a restarted OC must be back in the mesh within ~2 s.
+# The delay doubles from the first value after each failed dial, up to the second.
+redial_delay_ms_min = 250
+redial_delay_ms_max = 2000
+# A dial that takes longer than this is abandoned (a black-holed link hangs a TCP SYN).
+dial_timeout_ms_max = 5000
+# Concurrent sync sessions (inbound plus outbound): each holds up to two messages of
+# sync_message_bytes_max in memory; a flood of inbound streams must not exhaust memory.
+sync_sessions_max = 16
+# A sync peer that sends nothing for this long is gone; its session ends.
+sync_message_timeout_ms_max = 30_000
+# A session that is still exchanging after this many messages is misbehaving.
+sync_session_messages_max = 10_000
+# Our own entries wait here to be gossiped; if it fills, the oldest wait for sync instead.
+publish_queue_max = 1024
+# Pending-gap sync requests: one per peer at a time is enough.
+sync_requests_max = 64

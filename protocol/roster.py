@@ -24,8 +24,15 @@ def _text(card: Mapping[str, Any], key: str, chars_max: int) -> str:
     return value
 
 
+# ISO 3166-1 reserves "EU" exceptionally for the European Union: an EU-level OC (or a
+# demonstration node on embedded defaults) uses it.
+EXCEPTIONALLY_RESERVED = {"EU"}
+
+
 def check_country(code: object) -> str:
-    if not isinstance(code, str) or not re.fullmatch("[A-Z]{2}", code) or pycountry.countries.get(alpha_2=code) is None:
+    if not isinstance(code, str) or not re.fullmatch("[A-Z]{2}", code):
+        raise InvalidField(f"country {code!r} is not an ISO 3166-1 alpha-2 code")
+    if code not in EXCEPTIONALLY_RESERVED and pycountry.countries.get(alpha_2=code) is None:
         raise InvalidField(f"country {code!r} is not an ISO 3166-1 alpha-2 code")
     return code
 

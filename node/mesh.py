@@ -1,0 +1,147 @@
+"""The libp2p host: TCP + Noise + Yamux, roster-gated, redialling roster members.
+
+py-libp2p 0.8.1 has no peer-ID gate hook, so the gate is a Noise transport that checks
+the authenticated remote PeerID right after the handshake, both ways, and refuses anyone
+not on the roster (HandshakeFailure). Its own redial is far too slow (~70 s, plus a 60 s
+negative cache), so `Dialer` keeps a connection to every reachable member itself.
+"""
+
+import logging
+import random
+from collections.abc import Callable
+
+import multiaddr
+import trio
+from libp2p import new_host
+from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee, IRawConnection, ISecureConn
+from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+from libp2p.identity_utils import create_identity_from_seed
+from libp2p.network.config import ConnectionConfig
+from libp2p.peer.id import ID
+from libp2p.peer.peerinfo import PeerInfo
+from libp2p.security.exceptions import HandshakeFailure
+from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_ID
+from libp2p.security.noise.transport import Transport as NoiseTransport
+
+from protocol import limits
+from protocol.roster import Member, Roster
+
+log = logging.getLogger("qroc.mesh")
+
+
+class RosterGate(NoiseTransport):
+    def __init__(self, key_pair: object, is_member: Callable[[str], bool], on_refused: Callable[[str], None]) -> None:
+        super().__init__(key_pair, noise_privkey=create_x25519_key_pair().private_key)  # type: ignore[arg-type]
+        self._is_member = is_member
+        self._on_refused = on_refused
+
+    def _admit(self, conn: ISecureConn) -> ISecureConn:
+        peer = conn.get_remote_peer().to_base58()
+        if not self._is_member(peer):
+            self._on_refused(peer)
+            raise HandshakeFailure(f"peer {peer} is not on the roster")
+        return conn
+
+    async def secure_inbound(self, conn: IRawConnection) -> ISecureConn:
+        return self._admit(await super().secure_inbound(conn))
+
+    async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
+        return self._admit(await super().secure_outbound(conn, peer_id))
+
+
+def make_host(seed: bytes, is_member: Callable[[str], bool], on_refused: Callable[[str], None]) -> IHost:
+    key_pair = create_identity_from_seed(seed)
+    return new_host(
+        key_pair=key_pair,
+        sec_opt={NOISE_ID: RosterGate(key_pair, is_member, on_refused)},
+        # One connection per peer: dials take ~5 ms instead of waiting 250 ms for others.
+        connection_config=ConnectionConfig(max_connections_per_peer=1),
+    )
+
+
+def peer_info(member: Member) -> PeerInfo:
+    addrs = [multiaddr.Multiaddr(a.split("/p2p/")[0]) for a in member.addrs]
+    return PeerInfo(ID.from_base58(member.peer_id), addrs)
+
+
+class ConnectionEvents(INotifee):
+    """Forwards libp2p connection events to the node; stream events are not needed."""
+
+    def __init__(self, connected: Callable[[str], None], disconnected: Callable[[str], None]) -> None:
+        self._connected = connected
+        self._disconnected = disconnected
+
+    async def connected(self, network: INetwork, conn: INetConn) -> None:
+        self._connected(conn.muxed_conn.peer_id.to_base58())
+
+    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
+        self._disconnected(conn.muxed_conn.peer_id.to_base58())
+
+    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
+        pass
+
+    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        pass
+
+    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
+        pass
+
+
+class Dialer:
+    """Keeps a connection to every roster member that has dial addresses.
+
+    One loop checks twice a second; each unconnected member is dialled when its back-off
+    has passed (doubling from redial_delay_ms_min to redial_delay_ms_max, with jitter so
+    that a whole federation restarting does not dial in lockstep).
+    """
+
+    def __init__(self, host: IHost, roster: Callable[[], Roster], me: str, rng: random.Random) -> None:
+        self.host = host
+        self.roster = roster
+        self.me = me
+        self.rng = rng
+        self._next_try: dict[str, float] = {}
+        self._delay_ms: dict[str, float] = {}
+        self._dialling: set[str] = set()
+
+    def connected(self, peer: str) -> bool:
+        return bool(self.host.get_network().get_connections(ID.from_base58(peer)))
+
+    def reset(self, peer: str) -> None:
+        """Dial `peer` at once next time (it just disconnected: it may be restarting)."""
+        self._next_try.pop(peer, None)
+        self._delay_ms.pop(peer, None)
+
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            while True:
+                now = trio.current_time()
+                for member in self.roster():
+                    peer = member.peer_id
+                    if peer == self.me or not member.addrs or peer in self._dialling:
+                        continue
+                    if self._next_try.get(peer, 0.0) <= now and not self.connected(peer):
+                        self._dialling.add(peer)
+                        nursery.start_soon(self._dial, member)
+                await trio.sleep(0.5)
+
+    async def _dial(self, member: Member) -> None:
+        peer = member.peer_id
+        try:
+            info = peer_info(member)
+            # Forget py-libp2p's 60 s negative cache: we run our own back-off.
+            self.host.get_network().unblock_peer(info.peer_id)  # type: ignore[attr-defined]
+            with trio.fail_after(limits.dial_timeout_ms_max / 1000):
+                await self.host.connect(info)
+            self.reset(peer)
+            log.debug("dialled", extra={"peer": peer})
+        except Exception as exc:  # any dial failure means: try again later
+            delay = min(self._delay_ms.get(peer, limits.redial_delay_ms_min / 2) * 2, limits.redial_delay_ms_max)
+            self._delay_ms[peer] = delay
+            self._next_try[peer] = trio.current_time() + delay / 1000 * self.rng.uniform(0.8, 1.0)
+            log.debug("dial failed", extra={"peer": peer, "error": str(exc)[:200]})
+        finally:
+            self._dialling.discard(peer)

@@ -1,0 +1,33 @@
+"""Prometheus metrics, one registry per node (tests run several nodes in one process)."""
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.entries = Counter(
+            "qroc_entries", "Entries stored, by kind and how they arrived", ["kind", "via"], registry=r
+        )
+        self.rejected = Counter(
+            "qroc_rejected_inputs",
+            "Inputs dropped as malformed or hostile, by reason and source",
+            ["reason", "source"],
+            registry=r,
+        )
+        self.gossip_received = Counter("qroc_gossip_received", "Gossip messages validated", registry=r)
+        self.gossip_published = Counter("qroc_gossip_published", "Own entries queued for gossip", registry=r)
+        self.sync_sessions = Counter("qroc_sync_sessions", "Sync sessions, by outcome", ["outcome"], registry=r)
+        self.sync_messages = Counter("qroc_sync_messages", "Sync messages exchanged", registry=r)
+        self.sync_entries = Counter("qroc_sync_entries_received", "Entries received by sync", registry=r)
+        self.peers_connected = Gauge("qroc_peers_connected", "Roster members connected now", registry=r)
+        self.refused_peers = Counter("qroc_refused_peers", "Connections refused: peer not on the roster", registry=r)
+        self.sync_lag = Gauge(
+            "qroc_sync_lag_entries", "Entries a connected peer holds that we lack", ["peer"], registry=r
+        )
+        self.pending = Gauge("qroc_pending_entries", "Entries waiting for their predecessor", registry=r)
+        self.forks = Counter("qroc_forks_detected", "Fork proofs that lowered an author's verdict", registry=r)
+        self.api_latency = Histogram(
+            "qroc_api_request_seconds", "HTTP API latency", ["method", "route", "status"], registry=r
+        )

@@ -1,0 +1,308 @@
+"""The node: one trio nursery holding the libp2p host, gossip, sync, dialer and API.
+
+Every decision is protocol/'s (Replica, sync state machine); this module moves bytes,
+keeps time, persists, and reports. Writes are acknowledged only once durable.
+"""
+
+import contextlib
+import logging
+import random
+import sqlite3
+import time
+from typing import Any
+
+import multiaddr
+import trio
+from libp2p.abc import INetStream
+from libp2p.peer.id import ID
+
+from protocol import limits
+from protocol.body import Body
+from protocol.entry import Entry, decode
+from protocol.errors import ProtocolError
+from protocol.log import Status
+from protocol.replica import Applied, Replica
+from protocol.sync import Received, SyncState
+
+from .config import Config
+from .datadir import DataDir
+from .gossip import Gossip
+from .mesh import ConnectionEvents, Dialer, make_host
+from .metrics import Metrics
+from .store import Store
+from .syncer import PROTOCOL_ID, SessionEnded, run_session
+from .views import incident_json
+
+log = logging.getLogger("qroc.node")
+
+
+class StorageFailed(Exception):
+    """The store refused a write (disk full, I/O error): nothing was acknowledged."""
+
+
+class NotWritable(Exception):
+    """Our own log may exist on peers we have not reached yet: writing now could fork it."""
+
+
+class Node:
+    def __init__(self, datadir: DataDir, config: Config | None = None) -> None:
+        self.datadir = datadir
+        self.config = config or datadir.config()
+        self.identity = datadir.identity()
+        self.roster = datadir.roster()
+        self.peer_id = self.identity.peer_id
+        self.member = datadir.member(self.identity, self.config)
+        self.store = Store(datadir.db_path, self.roster)
+        self.metrics = Metrics()
+        self.replica = self._load_replica()
+        self.rng = random.Random()
+        self.connected: dict[str, int] = {}  # peer -> connected since (ms)
+        self.peer_heads: dict[str, dict[bytes, tuple[int, bytes]]] = {}
+        self._syncing: set[str] = set()
+        self._inbound_sessions = 0
+        self._changed = trio.Event()
+        own_seq, _ = self.replica.log.head(self.identity.public_key)
+        others = [m for m in self.roster if m.public_key != self.identity.public_key]
+        # A restored identity with an empty disk must not write before it has caught up
+        # with its own log, or it forks itself (SPEC.md §3.1).
+        self.writable = own_seq > 0 or not others
+        self.listen_addrs: list[str] = []
+        self.started = trio.Event()
+        self._nursery: trio.Nursery | None = None
+
+    # --- time and state ---
+
+    @staticmethod
+    def now_ms() -> int:
+        return int(time.time() * 1000)
+
+    def _load_replica(self) -> Replica:
+        replica = Replica(self.store, self.roster, self.identity, self.store.hlc())
+        replica.restore(self.store.chained(), self.store.proofs())
+        self.store.put_incidents(
+            [
+                (i, s.view()["updated_hlc"], incident_json(s, self.roster))
+                for i, s in replica.visible_incidents().items()
+            ]
+        )
+        return replica
+
+    async def wait_changed(self) -> None:
+        """Return at the next stored entry (for live events)."""
+        await self._changed.wait()
+
+    def _guard_storage(self, exc: sqlite3.Error) -> StorageFailed:
+        # The replica's in-memory log may be ahead of the disk now: rebuild it from disk.
+        log.error("storage failed; rebuilding state from disk", extra={"error": str(exc)})
+        self.replica = self._load_replica()
+        return StorageFailed(str(exc))
+
+    def _after(self, applied: Applied, via: str) -> None:
+        for entry in applied.stored:
+            if self.replica.log.is_canonical(entry):
+                self.metrics.entries.labels(entry.kind.name.lower(), via).inc()
+        if applied.fork is not None:
+            author, seq = applied.fork
+            member = self.roster.get(author)
+            log.warning("fork proven", extra={"author": member.name if member else author.hex(), "seq": seq})
+            self.metrics.forks.inc()
+        if applied.incidents:
+            views, gone = [], []
+            for incident in applied.incidents:
+                state = self.replica.incidents.get(incident)
+                if state is not None and state.visible:
+                    views.append((incident, state.view()["updated_hlc"], incident_json(state, self.roster)))
+                else:
+                    gone.append(incident)
+            self.store.put_incidents(views)
+            self.store.drop_incidents(gone)
+        self.metrics.pending.set(self.replica.log.pending_count())
+        if applied.stored:
+            self._changed.set()
+            self._changed = trio.Event()
+
+    # --- writes and incoming entries ---
+
+    def write(self, body: Body, exercise: str | None = None) -> Entry:
+        """Sign, store durably, then gossip. Raises NotWritable or StorageFailed."""
+        if not self.writable:
+            raise NotWritable("catching up with our own log from peers; try again shortly")
+        now = self.now_ms()
+        self.store.now_ms = now
+        try:
+            entry = self.replica.write(body, now, exercise)
+        except sqlite3.Error as exc:
+            raise self._guard_storage(exc) from None
+        self._after(Applied(Status.APPENDED, stored=[entry], incidents={entry.incident}), "local")
+        if self._nursery is not None and self.config.gossip:
+            self.gossip.publish(entry.signed)
+            self.metrics.gossip_published.inc()
+        return entry
+
+    def reject(self, exc: ProtocolError, source: str, peer: str | None) -> None:
+        self.metrics.rejected.labels(exc.reason, source).inc()
+        log.info(
+            "input rejected", extra={"reason": exc.reason, "source": source, "peer": peer, "detail": str(exc)[:200]}
+        )
+
+    async def _validate_gossip(self, peer: str, envelope: bytes) -> bool:
+        """Gossip topic validator: verify, store durably, then let libp2p forward it."""
+        self.metrics.gossip_received.inc()
+        if not self.config.gossip:
+            return False  # fast path off: everything arrives by sync
+        now = self.now_ms()
+        self.store.now_ms = now
+        try:
+            entry = decode(envelope, self.roster)
+            applied = self.replica.receive(entry, now)
+        except ProtocolError as exc:
+            self.reject(exc, "gossip", peer)
+            return False
+        except sqlite3.Error as exc:
+            self._guard_storage(exc)
+            return False
+        self._after(applied, "gossip")
+        if applied.status is Status.PENDING:
+            self.request_sync(peer)  # a gap: fetch what precedes it
+        return applied.status is not Status.PENDING_FULL
+
+    def _on_sync_received(self, received: Received, peer: str) -> None:
+        for applied in received.applied:
+            self._after(applied, "sync")
+            self.metrics.sync_entries.inc(len(applied.stored))
+        for exc in received.rejected:
+            self.reject(exc, "sync", peer)
+        self.metrics.sync_messages.inc()
+
+    # --- sync sessions ---
+
+    def request_sync(self, peer: str) -> None:
+        """Start a session with `peer` unless one runs or the session cap is reached."""
+        if self._nursery is None or peer in self._syncing or peer not in self.connected:
+            return
+        if len(self._syncing) + self._inbound_sessions >= limits.sync_sessions_max:
+            return
+        self._syncing.add(peer)
+        self._nursery.start_soon(self._sync_with, peer)
+
+    async def _session(self, stream: INetStream, peer: str, dialer: bool) -> None:
+        state = SyncState()
+        try:
+            await run_session(
+                stream, state, lambda: self.replica, self._sync_now, lambda r: self._on_sync_received(r, peer), dialer
+            )
+            self.metrics.sync_sessions.labels("complete").inc()
+            if state.their_heads is not None:
+                self.peer_heads[peer] = state.their_heads
+                self._update_lag(peer)
+            if not self.writable:
+                self.writable = True
+                log.info("caught up with our own log; writes enabled")
+        except ProtocolError as exc:
+            self.reject(exc, "sync", peer)
+            self.metrics.sync_sessions.labels("rejected").inc()
+        except sqlite3.Error as exc:
+            self._guard_storage(exc)
+            self.metrics.sync_sessions.labels("storage_failed").inc()
+        except (SessionEnded, trio.TooSlowError) as exc:
+            log.debug("sync session ended early", extra={"peer": peer, "error": str(exc)})
+            self.metrics.sync_sessions.labels("ended").inc()
+        except Exception as exc:  # libp2p stream errors have many types; the session is over
+            log.debug("sync session failed", extra={"peer": peer, "error": repr(exc)[:200]})
+            self.metrics.sync_sessions.labels("failed").inc()
+        finally:
+            with trio.move_on_after(1) as cleanup:
+                cleanup.shield = True
+                with contextlib.suppress(Exception):
+                    await stream.close()
+
+    def _sync_now(self) -> int:
+        now = self.now_ms()
+        self.store.now_ms = now
+        return now
+
+    def _update_lag(self, peer: str) -> None:
+        theirs = self.peer_heads.get(peer, {})
+        ours = self.replica.log.heads()
+        lag = sum(max(0, seq - ours.get(a, (0, b""))[0]) for a, (seq, _) in theirs.items())
+        self.metrics.sync_lag.labels(peer).set(lag)
+
+    async def _sync_with(self, peer: str) -> None:
+        try:
+            with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
+                stream = await self.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
+            await self._session(stream, peer, dialer=True)
+        except Exception as exc:
+            log.debug("cannot open sync stream", extra={"peer": peer, "error": repr(exc)[:200]})
+            self.metrics.sync_sessions.labels("failed").inc()
+        finally:
+            self._syncing.discard(peer)
+
+    async def _handle_sync_stream(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id.to_base58()
+        if self._inbound_sessions + len(self._syncing) >= limits.sync_sessions_max:
+            await stream.reset()
+            return
+        self._inbound_sessions += 1
+        try:
+            await self._session(stream, peer, dialer=False)
+        finally:
+            self._inbound_sessions -= 1
+
+    async def _periodic_sync(self) -> None:
+        while True:
+            await trio.sleep(self.config.sync_interval_s * self.rng.uniform(0.8, 1.2))
+            if self.connected:
+                self.request_sync(self.rng.choice(sorted(self.connected)))
+
+    # --- connections ---
+
+    def _is_member(self, peer: str) -> bool:
+        return self.roster.by_peer_id(peer) is not None
+
+    def _on_refused(self, peer: str) -> None:
+        self.metrics.refused_peers.inc()
+        log.warning("refused a peer that is not on the roster", extra={"peer": peer})
+
+    def _on_connected(self, peer: str) -> None:
+        now = self.now_ms()
+        self.connected[peer] = now
+        self.metrics.peers_connected.set(len(self.connected))
+        self.store.seen_peer(peer, now)
+        log.info("peer connected", extra={"peer": peer, "member": self.roster.by_peer_id(peer).name})  # type: ignore[union-attr]
+        self.request_sync(peer)
+
+    def _on_disconnected(self, peer: str) -> None:
+        if self.connected.pop(peer, None) is not None:
+            self.store.seen_peer(peer, self.now_ms())
+            log.info("peer disconnected", extra={"peer": peer})
+        self.metrics.peers_connected.set(len(self.connected))
+        self.dialer.reset(peer)
+
+    # --- lifecycle ---
+
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        self.host = make_host(self.datadir.identity_path.read_bytes(), self._is_member, self._on_refused)
+        self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng)
+        self.gossip = Gossip(self.host, self._validate_gossip)
+        listen = [multiaddr.Multiaddr(a) for a in self.config.listen]
+        async with self.host.run(listen_addrs=listen):
+            try:
+                self.listen_addrs = [str(a) for a in self.host.get_addrs()]
+                self.host.get_network().register_notifee(ConnectionEvents(self._on_connected, self._on_disconnected))
+                self.host.set_stream_handler(PROTOCOL_ID, self._handle_sync_stream)
+                async with self.gossip.running(), trio.open_nursery() as nursery:
+                    self._nursery = nursery
+                    nursery.start_soon(self.dialer.run)
+                    nursery.start_soon(self._periodic_sync)
+                    log.info("node started", extra={"peer_id": self.peer_id, "listen": self.listen_addrs})
+                    self.started.set()
+                    task_status.started(self)
+                    await trio.sleep_forever()
+            finally:
+                self._nursery = None
+                with trio.move_on_after(3) as cleanup:
+                    cleanup.shield = True
+                    await self.host.close()
+                self.store.close()
+                log.info("node stopped", extra={"peer_id": self.peer_id})

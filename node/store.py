@@ -1,0 +1,215 @@
+"""The node's durable store: SQLite in WAL mode with synchronous=FULL.
+
+`put` commits before it returns, so whatever the replica reports as written is on disk:
+the API acknowledges only after that. A kill -9 at any instant leaves either the whole
+transaction or none of it (SQLite's WAL guarantees), never half an entry.
+
+Schema migrations are numbered SQL scripts applied in order; PRAGMA user_version holds the
+number applied. Never edit a released migration: add the next one.
+"""
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from protocol.entry import Entry, decode
+from protocol.errors import ProtocolError
+from protocol.log import ForkProof
+from protocol.roster import Roster
+
+MIGRATIONS = [
+    # 1: first release
+    """
+    CREATE TABLE entries (
+        n INTEGER PRIMARY KEY,          -- local arrival order: the SSE event id
+        id BLOB NOT NULL UNIQUE,
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        chained INTEGER NOT NULL,       -- 1: in the author's chain; 0: fork evidence
+        kind INTEGER NOT NULL,
+        incident BLOB NOT NULL,
+        hlc INTEGER NOT NULL,
+        received_ms INTEGER NOT NULL,
+        envelope BLOB NOT NULL
+    );
+    CREATE UNIQUE INDEX entries_chain ON entries(author, seq) WHERE chained = 1;
+    CREATE INDEX entries_incident ON entries(incident);
+    CREATE TABLE forks (
+        author BLOB PRIMARY KEY,
+        seq INTEGER NOT NULL,
+        first BLOB NOT NULL,
+        second BLOB NOT NULL
+    );
+    CREATE TABLE incidents (
+        id BLOB PRIMARY KEY,
+        updated_hlc INTEGER NOT NULL,
+        view TEXT NOT NULL              -- JSON, as the API serves it
+    );
+    CREATE INDEX incidents_updated ON incidents(updated_hlc);
+    CREATE TABLE peers (
+        peer_id TEXT PRIMARY KEY,
+        last_seen_ms INTEGER NOT NULL
+    );
+    CREATE TABLE state (
+        key TEXT PRIMARY KEY,
+        value
+    );
+    """,
+]
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not ours."""
+
+
+class Store:
+    def __init__(self, path: Path, roster: Roster) -> None:
+        self.path = path
+        self.roster = roster
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"cannot open database {path}: {exc}") from None
+        self.now_ms = 0  # set by the node before each batch: when entries arrived
+
+    def _migrate(self) -> None:
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise StoreError(f"database schema {version} is newer than this software ({len(MIGRATIONS)})")
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            self.db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- protocol.replica.Store ---
+
+    def put(self, chained: list[Entry], evidence: list[Entry], hlc: int) -> None:
+        rows = [(e, 1) for e in chained] + [(e, 0) for e in evidence]
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO entries (id, author, seq, chained, kind, incident, hlc, received_ms, envelope)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(e.id, e.author, e.seq, c, int(e.kind), e.incident, e.hlc, self.now_ms, e.signed) for e, c in rows],
+            )
+            self._set_state("hlc", hlc)
+
+    def put_proof(self, proof: ForkProof) -> None:
+        with self._transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO forks VALUES (?, ?, ?, ?)",
+                (proof.author, proof.seq, proof.first.signed, proof.second.signed),
+            )
+
+    def entry_at(self, author: bytes, seq: int) -> Entry:
+        row = self.db.execute(
+            "SELECT envelope FROM entries WHERE author = ? AND seq = ? AND chained = 1", (author, seq)
+        )
+        return decode(row.fetchone()[0], self.roster, verify=False)
+
+    def entries_after(self, author: bytes, seq: int, limit: int) -> list[bytes]:
+        rows = self.db.execute(
+            "SELECT envelope FROM entries WHERE author = ? AND seq > ? AND chained = 1 ORDER BY seq LIMIT ?",
+            (author, seq, limit),
+        )
+        return [r[0] for r in rows]
+
+    def entry_by_id(self, entry_id: bytes) -> bytes | None:
+        row = self.db.execute("SELECT envelope FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        return None if row is None else row[0]
+
+    # --- start-up ---
+
+    def chained(self) -> Iterator[Entry]:
+        """Every chained entry, in seq order per author, for Replica.restore."""
+        for (envelope,) in self.db.execute("SELECT envelope FROM entries WHERE chained = 1 ORDER BY author, seq"):
+            try:
+                yield decode(envelope, self.roster, verify=False)
+            except ProtocolError as exc:  # e.g. its author left the roster
+                raise StoreError(f"stored entry cannot be read: {exc}") from None
+
+    def proofs(self) -> list[ForkProof]:
+        rows = self.db.execute("SELECT first, second FROM forks").fetchall()
+        return [
+            ForkProof.of(decode(a, self.roster, verify=False), decode(b, self.roster, verify=False)) for a, b in rows
+        ]
+
+    def hlc(self) -> int:
+        return int(self._state("hlc") or 0)
+
+    # --- materialised views and bookkeeping ---
+
+    def put_incidents(self, views: list[tuple[bytes, int, dict[str, Any]]]) -> None:
+        with self._transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO incidents VALUES (?, ?, ?)",
+                [(i, updated, json.dumps(view)) for i, updated, view in views],
+            )
+
+    def drop_incidents(self, ids: list[bytes]) -> None:
+        with self._transaction():
+            self.db.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
+
+    def incident(self, incident_id: bytes) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT view FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def incidents(self, limit: int, before_hlc: int | None = None) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT view FROM incidents WHERE updated_hlc < ? ORDER BY updated_hlc DESC LIMIT ?",
+            (before_hlc if before_hlc is not None else 1 << 63, limit),
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    def counts(self) -> dict[str, int]:
+        entries = self.db.execute("SELECT count(*) FROM entries WHERE chained = 1").fetchone()[0]
+        incidents = self.db.execute("SELECT count(*) FROM incidents").fetchone()[0]
+        return {"entries": entries, "incidents": incidents}
+
+    def events_after(self, n: int, limit: int) -> list[tuple[int, bytes]]:
+        rows = self.db.execute(
+            "SELECT n, envelope FROM entries WHERE n > ? AND chained = 1 ORDER BY n LIMIT ?", (n, limit)
+        )
+        return rows.fetchall()
+
+    def last_event(self) -> int:
+        return self.db.execute("SELECT coalesce(max(n), 0) FROM entries").fetchone()[0]
+
+    def seen_peer(self, peer_id: str, now_ms: int) -> None:
+        with self._transaction():
+            self.db.execute("INSERT OR REPLACE INTO peers VALUES (?, ?)", (peer_id, now_ms))
+
+    def peers_seen(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT peer_id, last_seen_ms FROM peers").fetchall())
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    def _state(self, key: str) -> Any:
+        row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return None if row is None else row[0]
+
+    def _set_state(self, key: str, value: Any) -> None:
+        self.db.execute("INSERT OR REPLACE INTO state VALUES (?, ?)", (key, value))
+
+    def _transaction(self) -> "_Transaction":
+        return _Transaction(self.db)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any error: all or nothing."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")

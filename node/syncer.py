@@ -1,0 +1,84 @@
+"""Anti-entropy over a libp2p stream (`/qroc/sync/1`, SPEC.md §5).
+
+Framing: a 4-byte big-endian length, then the message. The stream carries strictly
+alternating messages, the dialer first; each side stops after it has sent `{}` and then
+received `{}`. A peer that disconnects mid-stream looks like a clean end of stream in
+py-libp2p, so every frame is length-checked.
+"""
+
+import logging
+from collections.abc import Callable
+
+import trio
+from libp2p.abc import INetStream
+
+from protocol import limits
+from protocol.errors import Malformed, TooLarge
+from protocol.replica import Replica
+from protocol.sync import EMPTY, Received, SyncState, generate_message, receive_message
+
+PROTOCOL_ID = "/qroc/sync/1"
+log = logging.getLogger("qroc.sync")
+
+
+class SessionEnded(Exception):
+    """The peer went away or broke the framing."""
+
+
+async def _read_exactly(stream: INetStream, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = await stream.read(n - len(out))
+        if not chunk:
+            raise SessionEnded(f"stream ended after {len(out)} of {n} bytes")
+        out += chunk
+    return bytes(out)
+
+
+async def read_frame(stream: INetStream) -> bytes:
+    with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
+        length = int.from_bytes(await _read_exactly(stream, 4), "big")
+        if length > limits.sync_message_bytes_max:
+            raise TooLarge(f"sync frame of {length} bytes")
+        if length == 0:
+            raise Malformed("empty sync frame")
+        return await _read_exactly(stream, length)
+
+
+async def write_frame(stream: INetStream, data: bytes) -> None:
+    with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
+        await stream.write(len(data).to_bytes(4, "big") + data)
+
+
+async def run_session(
+    stream: INetStream,
+    state: SyncState,
+    replica: Callable[[], Replica],
+    now_ms: Callable[[], int],
+    on_received: Callable[[Received], None],
+    dialer: bool,
+) -> int:
+    """One sync session; returns the number of messages exchanged.
+
+    `replica` is called each time because the node may rebuild its replica (after a
+    storage error) during a session. Raises ProtocolError on a malformed message.
+    """
+    messages = 0
+    my_turn = dialer
+    sent_empty = received_empty = False
+    while messages < limits.sync_session_messages_max:
+        if my_turn:
+            data = generate_message(replica(), state) or EMPTY
+            await write_frame(stream, data)
+            sent_empty = data == EMPTY
+            if sent_empty and received_empty:
+                return messages + 1
+        else:
+            data = await read_frame(stream)
+            on_received(receive_message(replica(), state, data, now_ms()))
+            received_empty = state.peer_quiet
+            if sent_empty and received_empty:
+                return messages + 1
+        messages += 1
+        my_turn = not my_turn
+    raise SessionEnded("sync session exceeded its message limit")

@@ -1,0 +1,138 @@
+"""Real libp2p hosts on loopback, real SQLite files, nodes in one trio run."""
+
+import trio
+
+from node.node import Node
+from protocol.body import Comment
+
+from ..protocol.factories import open_body
+from .federation import make_datadirs, running, wait_until
+
+
+def rejected(node: Node, source: str) -> float:
+    samples = node.metrics.rejected.collect()[0].samples
+    return sum(s.value for s in samples if s.name.endswith("_total") and s.labels["source"] == source)
+
+
+def holds(node: Node, entry_ids) -> bool:
+    return all(node.store.entry_by_id(i) is not None for i in entry_ids)
+
+
+async def writable(nodes: list[Node]) -> None:
+    await wait_until(lambda: all(n.writable for n in nodes), timeout_s=15)
+
+
+async def test_an_entry_written_on_one_of_five_nodes_in_a_partial_mesh_reaches_all_within_two_seconds(tmp_path):
+    # A line with one shortcut: 0-1, 1-2, 2-3, 3-4, 1-3. Entries must travel through others.
+    links = {0: [1], 1: [0, 2, 3], 2: [1, 3], 3: [1, 2, 4], 4: [3]}
+    async with running(make_datadirs(tmp_path, 5, links)) as nodes:
+        await wait_until(lambda: len(nodes[0].connected) == 1 and len(nodes[4].connected) == 1)
+        await writable(nodes)
+        await trio.sleep(1.5)  # let gossipsub form its mesh (heartbeat 1 s)
+        entry = nodes[0].write(open_body())
+        started = trio.current_time()
+        await wait_until(lambda: all(holds(n, [entry.id]) for n in nodes), timeout_s=2)
+        assert trio.current_time() - started < 2
+        assert all(n.store.incident(entry.id)["title"] == open_body().registers.title for n in nodes)
+
+
+async def test_sync_alone_brings_every_entry_everywhere_when_gossip_is_off(tmp_path):
+    dirs = make_datadirs(tmp_path, 3, gossip=False)
+    async with running(dirs) as nodes:
+        await writable(nodes)
+        opening = nodes[0].write(open_body())
+        written = [opening.id] + [nodes[i % 3].write(Comment(opening.id, f"report {i}")).id for i in range(60)]
+        await wait_until(lambda: all(holds(n, written) for n in nodes), timeout_s=15)
+        assert all(n.metrics.gossip_published._value.get() == 0 for n in nodes)
+        views = [n.store.incident(opening.id) for n in nodes]
+        assert views[0] == views[1] == views[2]
+        assert len(views[0]["comments"]) == 60
+
+
+async def test_a_node_stopped_while_others_write_500_entries_catches_up_after_restart(tmp_path):
+    dirs = make_datadirs(tmp_path, 3)
+    async with running(dirs[:2]) as (a, b):
+        async with running(dirs[2:]) as (c,):
+            await writable([a, b, c])
+            opening = a.write(open_body())
+            await wait_until(lambda: holds(c, [opening.id]))
+        written = [(a if i % 2 else b).write(Comment(opening.id, f"while away {i}")).id for i in range(500)]
+        await wait_until(lambda: holds(a, written) and holds(b, written), timeout_s=20)
+        async with running(dirs[2:]) as (c,):
+            await wait_until(lambda: holds(c, written), timeout_s=20)
+            assert c.store.incident(opening.id) == a.store.incident(opening.id)
+
+
+async def test_a_new_member_starting_late_catches_up_completely(tmp_path):
+    dirs = make_datadirs(tmp_path, 3)
+    async with running(dirs[:2]) as (a, b):
+        await writable([a, b])
+        opening = a.write(open_body())
+        written = [opening.id] + [b.write(Comment(opening.id, f"before you came {i}")).id for i in range(100)]
+        async with running(dirs[2:]) as (newcomer,):
+            await wait_until(lambda: holds(newcomer, written), timeout_s=10)
+            await wait_until(lambda: newcomer.writable)
+            assert newcomer.store.incident(opening.id) == b.store.incident(opening.id)
+
+
+async def test_a_node_restored_from_an_empty_disk_catches_up_from_one_peer(tmp_path):
+    dirs = make_datadirs(tmp_path, 2)
+    async with running(dirs) as (a, b):
+        await writable([a, b])
+        opening = b.write(open_body())
+        written = [opening.id] + [b.write(Comment(opening.id, f"own {i}")).id for i in range(50)]
+        written += [a.write(Comment(opening.id, f"peer {i}")).id for i in range(50)]
+        await wait_until(lambda: holds(a, written), timeout_s=10)
+    # B loses its disk but keeps its key (restored from backup): its log comes back from A.
+    for path in dirs[1].path.glob("node.db*"):
+        path.unlink()
+    async with running(dirs) as (a, b):
+        assert not b.writable or holds(b, written)
+        await wait_until(lambda: holds(b, written), timeout_s=10)
+        await wait_until(lambda: b.writable)
+        later = b.write(Comment(opening.id, "back"))
+        assert later.seq == 52  # continues its own chain: no fork
+        await wait_until(lambda: holds(a, [later.id]))
+        assert a.replica.log.fork_seq(later.author) is None
+
+
+async def test_a_peer_not_on_the_roster_is_refused_and_nothing_it_sends_is_stored(tmp_path):
+    dirs = make_datadirs(tmp_path, 3)
+    members, outsider = dirs[:2], dirs[2]
+    # The members' rosters forget the third node; it still knows them and keeps dialling.
+    for d in members:
+        d.save_roster(d.roster().__class__([m for m in d.roster() if m.public_key != outsider.identity().public_key]))
+    async with running(members) as (a, b):
+        await writable([a, b])
+        async with running([outsider]) as (intruder,):
+            intruder.writable = True
+            forged = intruder.write(open_body("planted"))
+            await wait_until(
+                lambda: a.metrics.refused_peers._value.get() >= 2 and b.metrics.refused_peers._value.get() >= 2
+            )
+            assert not intruder.connected
+            opening = a.write(open_body())
+            await wait_until(lambda: holds(b, [opening.id]))
+        assert a.store.entry_by_id(forged.id) is None and b.store.entry_by_id(forged.id) is None
+        assert b.store.counts() == {"entries": 1, "incidents": 1}
+
+
+async def test_garbage_gossiped_by_a_member_is_dropped_counted_and_not_forwarded(tmp_path):
+    from node.gossip import TOPIC
+
+    links = {0: [1], 1: [0, 2], 2: [1]}  # 0 reaches 2 only through 1
+    async with running(make_datadirs(tmp_path, 3, links)) as (bad, middle, far):
+        await writable([bad, middle, far])
+        await trio.sleep(1.5)  # gossip mesh
+        bad.gossip.pubsub.remove_topic_validator(TOPIC)  # a broken or hostile member
+        for garbage in (b"\x00" * 40, b"\xa1\x00\x01", open_body_entry_with_bad_signature(bad)):
+            await bad.gossip.pubsub.publish(TOPIC, garbage)
+        await wait_until(lambda: rejected(middle, "gossip") == 3)
+        assert far.metrics.gossip_received._value.get() == 0
+        assert middle.store.counts()["entries"] == 0 and far.store.counts()["entries"] == 0
+
+
+def open_body_entry_with_bad_signature(node: Node) -> bytes:
+    envelope = bytearray(node.replica.write(open_body(), node.now_ms()).signed)
+    envelope[-1] ^= 1
+    return bytes(envelope)
