@@ -8,6 +8,7 @@ negative cache), so `Dialer` keeps a connection to every reachable member itself
 
 import logging
 import random
+import socket
 from collections.abc import Callable
 
 import multiaddr
@@ -57,6 +58,31 @@ def make_host(seed: bytes, is_member: Callable[[str], bool], on_refused: Callabl
         # One connection per peer: dials take ~5 ms instead of waiting 250 ms for others.
         connection_config=ConnectionConfig(max_connections_per_peer=1),
     )
+
+
+def check_listen_free(addrs: list[str]) -> None:
+    """Raise OSError if a TCP listen address is taken.
+
+    py-libp2p listens with SO_REUSEPORT (for hole punching), so a second node on the same
+    port would start silently and share connections with the first. A probe bound
+    without SO_REUSEPORT fails against any existing listener, whatever it set.
+    """
+    for addr in addrs:
+        ma = multiaddr.Multiaddr(addr)
+        protocols = {p.name for p in ma.protocols()}
+        if "tcp" not in protocols or int(ma.value_for_protocol("tcp")) == 0:
+            continue
+        family, host = (
+            (socket.AF_INET6, ma.value_for_protocol("ip6"))
+            if "ip6" in protocols
+            else (socket.AF_INET, ma.value_for_protocol("ip4"))
+        )
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, int(ma.value_for_protocol("tcp"))))
+            except OSError as exc:
+                raise OSError(exc.errno, f"mesh listen address {addr} is unavailable: {exc.strerror}") from None
 
 
 def peer_info(member: Member) -> PeerInfo:

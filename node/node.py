@@ -27,7 +27,7 @@ from protocol.sync import Received, SyncState
 from .config import Config
 from .datadir import DataDir
 from .gossip import Gossip
-from .mesh import ConnectionEvents, Dialer, make_host
+from .mesh import ConnectionEvents, Dialer, check_listen_free, make_host
 from .metrics import Metrics
 from .store import Store
 from .syncer import PROTOCOL_ID, SessionEnded, run_session
@@ -282,6 +282,7 @@ class Node:
     # --- lifecycle ---
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        check_listen_free(self.config.listen)
         self.host = make_host(self.datadir.identity_path.read_bytes(), self._is_member, self._on_refused)
         self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng)
         self.gossip = Gossip(self.host, self._validate_gossip)

@@ -1,0 +1,184 @@
+"""`qroc`: set up, inspect and run a QROC Mesh node.
+
+Every failure the operator can cause (bad arguments, a missing or corrupt config, an
+unreadable key, a port in use) ends in one line on stderr and a non-zero exit.
+"""
+
+import json
+import os
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+import trio
+
+from protocol.errors import InvalidField
+from protocol.roster import Member
+
+from . import __version__, logs, systemd
+from .config import Config, ConfigError
+from .datadir import DataDir, DataDirError
+from .store import StoreError
+
+EXIT_FAILURE = 1
+
+
+def default_data_dir() -> Path:
+    if "QROC_DATA_DIR" in os.environ:
+        return Path(os.environ["QROC_DATA_DIR"])
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "qroc-mesh"
+
+
+def fail(message: str) -> None:
+    click.echo(f"qroc: error: {message}", err=True)
+    sys.exit(EXIT_FAILURE)
+
+
+def guarded(action: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every expected failure into one line and exit 1."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return action(*args, **kwargs)
+        except (DataDirError, ConfigError, StoreError, InvalidField) as exc:
+            fail(str(exc))
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
+
+    run.__name__ = action.__name__
+    run.__doc__ = action.__doc__
+    return run
+
+
+DATA_DIR = click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="qroc")
+def main() -> None:
+    """QROC Mesh: incident records and media shared between Operational Centres."""
+
+
+@main.command()
+@DATA_DIR
+@click.option("--name", required=True, help="Member name, e.g. 'OC Belgium (Federal Police)'.")
+@click.option("--country", required=True, help="ISO 3166-1 alpha-2 code, e.g. BE.")
+@click.option("--listen", multiple=True, default=["/ip4/0.0.0.0/tcp/4001"], show_default=True, help="Mesh multiaddr.")
+@click.option("--announce", multiple=True, help="Multiaddr other OCs dial (default: the listen addresses).")
+@click.option("--api", default="127.0.0.1:8700", show_default=True, help="HTTP API HOST:PORT.")
+@guarded
+def init(data_dir: Path, name: str, country: str, listen: tuple[str, ...], announce: tuple[str, ...], api: str) -> None:
+    """Create DATA_DIR: identity (0600), config, API token and a roster with this member."""
+    config = Config(name=name, country=country, listen=list(listen), announce=list(announce), api=api)
+    identity = DataDir(data_dir).init(config)
+    click.echo(f"initialised {data_dir}: member {name!r} ({country}), peer id {identity.peer_id}")
+    click.echo(f"share this node's card with the other OCs: qroc member {data_dir}")
+
+
+@main.command()
+@DATA_DIR
+@guarded
+def member(data_dir: Path) -> None:
+    """Print this node's member card (JSON) for the other OCs' rosters."""
+    datadir = DataDir(data_dir)
+    card = datadir.member(datadir.identity(), datadir.config()).card()
+    if not card["addrs"]:
+        click.echo("qroc: warning: no dial addresses (listening on 0.0.0.0): set 'announce' in the config", err=True)
+    click.echo(json.dumps(card, indent=2))
+
+
+@main.group()
+def roster() -> None:
+    """Manage the federation's members."""
+
+
+@roster.command("add")
+@DATA_DIR
+@click.argument("card_file", type=click.File("r"))
+@guarded
+def roster_add(data_dir: Path, card_file: Any) -> None:
+    """Add (or update) a member from its card; CARD_FILE '-' reads stdin."""
+    datadir = DataDir(data_dir)
+    try:
+        card = json.load(card_file)
+    except ValueError as exc:
+        raise DataDirError(f"the card is not JSON: {exc}") from None
+    new = Member.from_card(card)
+    current = datadir.roster()
+    datadir.save_roster(current.with_member(new))
+    verb = "updated" if new.public_key in current else "added"
+    click.echo(f"{verb} {new.name} ({new.country}), peer id {new.peer_id}; restart the node to apply")
+
+
+@roster.command("list")
+@DATA_DIR
+@guarded
+def roster_list(data_dir: Path) -> None:
+    """List the roster's members."""
+    for m in DataDir(data_dir).roster():
+        click.echo(f"{m.country}  {m.name:40s}  {m.peer_id}  {' '.join(m.addrs) or '(no address)'}")
+
+
+@main.command()
+@click.argument("data_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@guarded
+def run(data_dir: Path | None) -> None:
+    """Run the node in the foreground until SIGTERM or Ctrl-C.
+
+    Without DATA_DIR, uses embedded defaults: $QROC_DATA_DIR or ~/.local/share/qroc-mesh,
+    created on first start (SQLite store, generated identity, API on 127.0.0.1:8700).
+    """
+    datadir = DataDir(data_dir or default_data_dir())
+    if data_dir is None and not datadir.identity_path.exists():
+        datadir.init(Config(name=f"OC {socket.gethostname()}"[:100], country="EU"))
+        click.echo(
+            f"qroc: created {datadir.path} with a new identity (country EU; edit config.toml to set yours)", err=True
+        )
+    config = datadir.config()
+    logs.configure(config.log_level, config.log_format)
+    from .node import Node  # imports libp2p: only when running
+
+    node = Node(datadir, config)
+    try:
+        trio.run(_serve, node)
+    except BaseExceptionGroup as group:
+        raise _sole_cause(group) from None
+
+
+def _sole_cause(group: BaseExceptionGroup) -> BaseException:
+    """The first leaf of a nursery's exception group: start-up fails for one reason."""
+    leaf: BaseException = group
+    while isinstance(leaf, BaseExceptionGroup):
+        leaf = leaf.exceptions[0]
+    return leaf
+
+
+async def _serve(node: Any) -> None:
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
+        await nursery.start(node.run)
+        where = f"mesh {' '.join(node.listen_addrs)}"
+        click.echo(f"qroc: node {node.config.name!r} up: peer id {node.peer_id}; {where}", err=True)
+        systemd.notify(f"READY=1\nSTATUS=serving {len(node.roster)} members")
+        interval = systemd.watchdog_interval_s()
+        if interval:
+            nursery.start_soon(_watchdog, interval)
+
+
+async def _stop_on_signal(scope: trio.CancelScope) -> None:
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            systemd.notify("STOPPING=1")
+            scope.cancel()
+            return
+
+
+async def _watchdog(interval_s: float) -> None:
+    while True:
+        systemd.notify("WATCHDOG=1")
+        await trio.sleep(interval_s)
