@@ -162,8 +162,14 @@ async def _serve(node: Any) -> None:
     async with trio.open_nursery() as nursery:
         nursery.start_soon(_stop_on_signal, nursery.cancel_scope)
         await nursery.start(node.run)
-        where = f"mesh {' '.join(node.listen_addrs)}"
-        click.echo(f"qroc: node {node.config.name!r} up: peer id {node.peer_id}; {where}", err=True)
+        api = f"http://{node.config.api_host}:{node.config.api_port}"
+        click.echo(
+            f"qroc: node {node.config.name!r} up: peer id {node.peer_id}\n"
+            f"  mesh {' '.join(node.listen_addrs)}\n"
+            f"  API  {api}/v1/health (bearer token in {node.datadir.token_path})\n"
+            f"  stop with Ctrl-C or SIGTERM",
+            err=True,
+        )
         systemd.notify(f"READY=1\nSTATUS=serving {len(node.roster)} members")
         interval = systemd.watchdog_interval_s()
         if interval:

@@ -60,29 +60,32 @@ def make_host(seed: bytes, is_member: Callable[[str], bool], on_refused: Callabl
     )
 
 
-def check_listen_free(addrs: list[str]) -> None:
+def tcp_endpoints(addrs: list[str]) -> list[tuple[str, int, str]]:
+    """(host, port, multiaddr) of each TCP listen multiaddr with a fixed port."""
+    out = []
+    for addr in addrs:
+        ma = multiaddr.Multiaddr(addr)
+        names = {p.name for p in ma.protocols()}
+        if "tcp" in names and int(ma.value_for_protocol("tcp")) != 0:
+            host = ma.value_for_protocol("ip6" if "ip6" in names else "ip4")
+            out.append((host, int(ma.value_for_protocol("tcp")), f"mesh listen address {addr}"))
+    return out
+
+
+def check_port_free(host: str, port: int, what: str) -> None:
     """Raise OSError if a TCP listen address is taken.
 
     py-libp2p listens with SO_REUSEPORT (for hole punching), so a second node on the same
     port would start silently and share connections with the first. A probe bound
     without SO_REUSEPORT fails against any existing listener, whatever it set.
     """
-    for addr in addrs:
-        ma = multiaddr.Multiaddr(addr)
-        protocols = {p.name for p in ma.protocols()}
-        if "tcp" not in protocols or int(ma.value_for_protocol("tcp")) == 0:
-            continue
-        family, host = (
-            (socket.AF_INET6, ma.value_for_protocol("ip6"))
-            if "ip6" in protocols
-            else (socket.AF_INET, ma.value_for_protocol("ip4"))
-        )
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                probe.bind((host, int(ma.value_for_protocol("tcp"))))
-            except OSError as exc:
-                raise OSError(exc.errno, f"mesh listen address {addr} is unavailable: {exc.strerror}") from None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise OSError(exc.errno, f"{what} ({host}:{port}) is unavailable: {exc.strerror}") from None
 
 
 def peer_info(member: Member) -> PeerInfo:

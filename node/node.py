@@ -24,24 +24,18 @@ from protocol.log import Status
 from protocol.replica import Applied, Replica
 from protocol.sync import Received, SyncState
 
+from .api import serve_api
 from .config import Config
 from .datadir import DataDir
+from .errors import NotWritable, StorageFailed
 from .gossip import Gossip
-from .mesh import ConnectionEvents, Dialer, check_listen_free, make_host
+from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, tcp_endpoints
 from .metrics import Metrics
 from .store import Store
 from .syncer import PROTOCOL_ID, SessionEnded, run_session
 from .views import incident_json
 
 log = logging.getLogger("qroc.node")
-
-
-class StorageFailed(Exception):
-    """The store refused a write (disk full, I/O error): nothing was acknowledged."""
-
-
-class NotWritable(Exception):
-    """Our own log may exist on peers we have not reached yet: writing now could fork it."""
 
 
 class Node:
@@ -61,6 +55,7 @@ class Node:
         self._syncing: set[str] = set()
         self._inbound_sessions = 0
         self._changed = trio.Event()
+        self.event_clients = 0
         own_seq, _ = self.replica.log.head(self.identity.public_key)
         others = [m for m in self.roster if m.public_key != self.identity.public_key]
         # A restored identity with an empty disk must not write before it has caught up
@@ -282,7 +277,11 @@ class Node:
     # --- lifecycle ---
 
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-        check_listen_free(self.config.listen)
+        for host, port, what in [
+            *tcp_endpoints(self.config.listen),
+            (self.config.api_host, self.config.api_port, "API"),
+        ]:
+            check_port_free(host, port, what)
         self.host = make_host(self.datadir.identity_path.read_bytes(), self._is_member, self._on_refused)
         self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng)
         self.gossip = Gossip(self.host, self._validate_gossip)
@@ -296,6 +295,7 @@ class Node:
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
+                    await nursery.start(serve_api, self)
                     log.info("node started", extra={"peer_id": self.peer_id, "listen": self.listen_addrs})
                     self.started.set()
                     task_status.started(self)

@@ -160,12 +160,35 @@ class Store:
         row = self.db.execute("SELECT view FROM incidents WHERE id = ?", (incident_id,)).fetchone()
         return None if row is None else json.loads(row[0])
 
-    def incidents(self, limit: int, before_hlc: int | None = None) -> list[dict[str, Any]]:
+    def incidents(
+        self,
+        limit: int,
+        cursor: tuple[int, bytes] | None = None,
+        status: str | None = None,
+        category: str | None = None,
+        exercise: bool | str | None = None,
+        updated_since_hlc: int = 0,
+    ) -> list[tuple[int, bytes, dict[str, Any]]]:
+        """Newest first: (updated_hlc, id, view); `cursor` is the last row of the previous page."""
+        where, args = ["updated_hlc >= ?"], [updated_since_hlc]
+        if cursor is not None:
+            where.append("(updated_hlc, id) < (?, ?)")
+            args += list(cursor)
+        for field, value in (("status", status), ("category", category)):
+            if value is not None:
+                where.append(f"json_extract(view, '$.{field}') = ?")
+                args.append(value)
+        if exercise is True or exercise is False:
+            where.append(f"json_extract(view, '$.exercise') IS {'NOT ' if exercise else ''}NULL")
+        elif exercise is not None:
+            where.append("json_extract(view, '$.exercise') = ?")
+            args.append(exercise)
         rows = self.db.execute(
-            "SELECT view FROM incidents WHERE updated_hlc < ? ORDER BY updated_hlc DESC LIMIT ?",
-            (before_hlc if before_hlc is not None else 1 << 63, limit),
+            f"SELECT updated_hlc, id, view FROM incidents WHERE {' AND '.join(where)}"
+            " ORDER BY updated_hlc DESC, id DESC LIMIT ?",
+            [*args, limit],
         )
-        return [json.loads(r[0]) for r in rows]
+        return [(hlc, i, json.loads(view)) for hlc, i, view in rows]
 
     def counts(self) -> dict[str, int]:
         entries = self.db.execute("SELECT count(*) FROM entries WHERE chained = 1").fetchone()[0]

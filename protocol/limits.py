@@ -81,3 +81,13 @@ sync_session_messages_max = 10_000
 publish_queue_max = 1024
 # Pending-gap sync requests: one per peer at a time is enough.
 sync_requests_max = 64
+
+# --- HTTP API (local) ---
+# JSON bodies are small records; anything larger than this is not an incident update.
+api_body_bytes_max = 64 * 1024
+# One page of incidents; a dashboard pages through more.
+api_page_items_max = 500
+# Live-event clients: each holds a connection and a task; an OC has a handful of tools.
+api_event_clients_max = 64
+# Events replayed or sent to one client per batch.
+api_event_batch_max = 256

@@ -1,0 +1,244 @@
+"""The local HTTP API (v1): FastAPI on hypercorn's trio worker, inside the node's nursery.
+
+Every error is `{"error": {"code", "message"}}` with a 4xx/5xx status; nothing changes on
+error. Every route but GET /v1/health needs `Authorization: Bearer <DATA_DIR/api-token>`.
+"""
+
+import hmac
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import trio
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from hypercorn.config import Config as ServerConfig
+from hypercorn.trio import serve
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+
+from protocol import limits
+
+from . import __version__
+from .api_models import Error, Health, NodeInfo, Peer, PeerList, SyncPeer, SyncStatus
+from .views import author, rfc3339
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": Error, "description": meaning}
+    for status, meaning in {
+        400: "Malformed request",
+        401: "Missing or wrong bearer token",
+        404: "Unknown resource",
+        413: "Body too large",
+        415: "Body is not JSON",
+        422: "Invalid field",
+        503: "Catching up with our own log; retry",
+        507: "Storage failed; nothing was written",
+    }.items()
+}
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(status, message)
+        self.code = code
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+_CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+def _validation_message(exc: RequestValidationError, content_type: str) -> tuple[int, str, str]:
+    first = exc.errors()[0]
+    if first.get("type") == "json_invalid":
+        return 400, "malformed_json", "the body is not valid JSON"
+    if tuple(first.get("loc", ())) == ("body",) and content_type and "json" not in content_type:
+        return 415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
+    return 422, "invalid_field", f"{where}: {first.get('msg', 'invalid')}"
+
+
+def _allowed_methods(app: FastAPI, path: str) -> str:
+    """The methods the OpenAPI document lists for `path` (Starlette names only one route's)."""
+    for template, operations in app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^/]+?\}", "[^/]+", template), path):
+            return ", ".join(sorted(m.upper() for m in operations))
+    return ""
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over `api_body_bytes_max` (413) before reading them."""
+
+    def __init__(self, app: Any, bytes_max: Callable[[str], int]) -> None:
+        self.app = app
+        self.bytes_max = bytes_max
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        limit = self.bytes_max(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            return await error_response(413, "too_large", f"body over {limit} bytes")(scope, receive, send)
+        seen = 0
+
+        async def limited() -> dict[str, Any]:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise ApiError(413, "too_large", f"body over {limit} bytes")
+            return message  # type: ignore[no-any-return]
+
+        return await self.app(scope, limited, send)
+
+
+def create_app(node: Any) -> FastAPI:
+    token = node.datadir.token().encode()
+
+    async def authorised(request: Request) -> None:
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
+            raise ApiError(401, "unauthorized", "missing or wrong bearer token (see DATA_DIR/api-token)")
+
+    app = FastAPI(
+        title="QROC Mesh node API",
+        version=__version__,
+        description="Local API of one OC's node: incidents, comments, media, live events, mesh status.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        responses=ERRORS,
+    )
+    app.state.node = node
+    guard = [Depends(authorised)]
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = getattr(exc, "code", _CODES.get(exc.status_code, "error"))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(app, request.url.path)
+        if exc.status_code == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return error_response(exc.status_code, code, str(exc.detail), headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(*_validation_message(exc, request.headers.get("content-type", "")))
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        node.metrics.api_latency.labels(request.method, path, str(response.status_code)).observe(
+            time.perf_counter() - started
+        )
+        return response
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guard)
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/v1/health", response_model=Health, tags=["node"])
+    async def health() -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "peer_id": node.peer_id,
+            "writable": node.writable,
+            "peers_connected": len(node.connected),
+        }
+
+    @app.get("/v1/node", response_model=NodeInfo, dependencies=guard, tags=["node"])
+    async def node_info() -> dict[str, Any]:
+        card = node.member.card()
+        return {
+            **{k: card[k] for k in ("name", "country", "peer_id", "public_key", "addrs")},
+            "version": __version__,
+            "counts": node.store.counts(),
+            "writable": node.writable,
+            "pending_entries": node.replica.log.pending_count(),
+        }
+
+    def lacking(theirs: dict[bytes, tuple[int, bytes]] | None) -> tuple[dict[str, int], dict[str, int]] | None:
+        if theirs is None:
+            return None
+        ours = node.replica.log.heads()
+        we_lack = {
+            a.hex(): s - ours.get(a, (0, b""))[0] for a, (s, _) in theirs.items() if s > ours.get(a, (0, b""))[0]
+        }
+        they_lack = {
+            a.hex(): s - theirs.get(a, (0, b""))[0] for a, (s, _) in ours.items() if s > theirs.get(a, (0, b""))[0]
+        }
+        return we_lack, they_lack
+
+    @app.get("/v1/peers", response_model=PeerList, dependencies=guard, tags=["mesh"])
+    async def peers() -> dict[str, Any]:
+        seen = node.store.peers_seen()
+        out = []
+        for member in node.roster:
+            if member.peer_id == node.peer_id:
+                continue
+            diff = lacking(node.peer_heads.get(member.peer_id))
+            out.append(
+                Peer(
+                    name=member.name,
+                    country=member.country,
+                    peer_id=member.peer_id,
+                    connected=member.peer_id in node.connected,
+                    last_seen=rfc3339(seen[member.peer_id]) if member.peer_id in seen else None,
+                    behind=None if diff is None else sum(diff[1].values()),
+                    ahead=None if diff is None else sum(diff[0].values()),
+                )
+            )
+        return {"peers": out}
+
+    @app.get("/v1/sync", response_model=SyncStatus, dependencies=guard, tags=["mesh"])
+    async def sync_status() -> dict[str, Any]:
+        heads = [
+            {"author": author(node.roster, a), "seq": seq, "id": i.hex(), "fork_seq": node.replica.log.fork_seq(a)}
+            for a, (seq, i) in sorted(node.replica.log.heads().items())
+        ]
+        peers_out = []
+        for member in node.roster:
+            if member.peer_id == node.peer_id:
+                continue
+            diff = lacking(node.peer_heads.get(member.peer_id))
+            peers_out.append(
+                SyncPeer(
+                    peer_id=member.peer_id,
+                    name=member.name,
+                    connected=member.peer_id in node.connected,
+                    we_lack=None if diff is None else diff[0],
+                    they_lack=None if diff is None else diff[1],
+                )
+            )
+        return {"heads": heads, "pending_entries": node.replica.log.pending_count(), "peers": peers_out}
+
+    @app.get("/metrics", dependencies=guard, tags=["node"], response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    from .api_incidents import router
+
+    app.include_router(router, dependencies=guard)
+    return app  # type: ignore[no-any-return]
+
+
+async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+    app = BodyLimit(create_app(node), lambda path: limits.api_body_bytes_max)
+    config = ServerConfig()
+    config.bind = [f"{node.config.api_host}:{node.config.api_port}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.graceful_timeout = 1.0
+    await serve(app, config, shutdown_trigger=trio.sleep_forever, task_status=task_status)  # type: ignore[arg-type]

@@ -1,0 +1,227 @@
+"""Incident routes of the HTTP API: create, list, read, update, comment, live events."""
+
+import json
+import re
+from datetime import datetime
+from typing import Any
+
+import trio
+from fastapi import APIRouter, Header, Query, Request
+from sse_starlette.sse import EventSourceResponse
+
+from protocol import limits
+from protocol.body import Category, Comment, Location, Open, Registers, Severity, Status, Update
+from protocol.entry import Entry, decode
+from protocol.hlc import pack
+
+from .api import ApiError
+from .api_models import (
+    CategoryName,
+    CommentCreate,
+    CommentOut,
+    Incident,
+    IncidentCreate,
+    IncidentList,
+    IncidentPatch,
+    StatusName,
+)
+from .api_models import Location as LocationIn
+from .errors import NotWritable, StorageFailed
+from .views import author, rfc3339
+
+router = APIRouter(tags=["incidents"])
+_ID = re.compile(r"[0-9a-f]{64}")
+
+
+def _node(request: Request) -> Any:
+    return request.app.state.node
+
+
+def _incident_id(value: str) -> bytes:
+    if not _ID.fullmatch(value):
+        raise ApiError(404, "not_found", "incident ids are 64 lower-case hex digits")
+    return bytes.fromhex(value)
+
+
+def _location(value: LocationIn | None) -> Location | None:
+    return None if value is None else Location(round(value.lat * 1e7), round(value.lon * 1e7), value.place)
+
+
+def _write(node: Any, body: Any, exercise: str | None) -> Entry:
+    try:
+        return node.write(body, exercise)  # type: ignore[no-any-return]
+    except NotWritable as exc:
+        raise ApiError(503, "catching_up", str(exc)) from None
+    except StorageFailed as exc:
+        raise ApiError(507, "storage_failed", f"nothing was written: {exc}") from None
+
+
+def _state(node: Any, incident: bytes) -> Any:
+    state = node.replica.incidents.get(incident)
+    if state is None or not state.visible:
+        raise ApiError(404, "not_found", f"no incident {incident.hex()}")
+    return state
+
+
+@router.post("/v1/incidents", status_code=201, response_model=Incident)
+async def create_incident(payload: IncidentCreate, request: Request) -> dict[str, Any]:
+    node = _node(request)
+    registers = Registers(
+        title=payload.title,
+        category=Category[payload.category.name.upper()],
+        severity=Severity[payload.severity.name.upper()],
+        status=Status[payload.status.name.upper()],
+        description=payload.description,
+        location=_location(payload.location),
+    )
+    entry = _write(node, Open(registers, tuple(payload.tags)), payload.exercise)
+    return node.store.incident(entry.id)  # type: ignore[no-any-return]
+
+
+def _since(value: str | None) -> int:
+    if value is None:
+        return 0
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, "invalid_field", "updated_since: not an RFC 3339 time") from None
+    if moment.tzinfo is None:
+        raise ApiError(422, "invalid_field", "updated_since: give a time zone (e.g. Z)")
+    return pack(max(0, int(moment.timestamp() * 1000)), 0)
+
+
+def _cursor(value: str | None) -> tuple[int, bytes] | None:
+    if value is None:
+        return None
+    hlc, _, incident = value.partition("-")
+    if not hlc.isdigit() or not _ID.fullmatch(incident):
+        raise ApiError(422, "invalid_field", "cursor: not a cursor from a previous page")
+    return int(hlc), bytes.fromhex(incident)
+
+
+@router.get("/v1/incidents", response_model=IncidentList)
+async def list_incidents(
+    request: Request,
+    status: StatusName | None = None,
+    category: CategoryName | None = None,
+    exercise: str | None = Query(None, description="'true': exercises only; 'false': real traffic only; else a name"),
+    updated_since: str | None = Query(None, description="RFC 3339; only incidents updated at or after it"),
+    limit: int = Query(50, ge=1, le=limits.api_page_items_max),
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    flag: bool | str | None = {"true": True, "false": False}.get(exercise or "", exercise)
+    rows = _node(request).store.incidents(
+        limit + 1,
+        cursor=_cursor(cursor),
+        status=None if status is None else status.value,
+        category=None if category is None else category.value,
+        exercise=flag,
+        updated_since_hlc=_since(updated_since),
+    )
+    page = rows[:limit]
+    more = len(rows) > limit
+    return {
+        "incidents": [view for _, _, view in page],
+        "next_cursor": f"{page[-1][0]}-{page[-1][1].hex()}" if more else None,
+    }
+
+
+@router.get("/v1/incidents/{incident_id}", response_model=Incident)
+async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
+    view = _node(request).store.incident(_incident_id(incident_id))
+    if view is None:
+        raise ApiError(404, "not_found", f"no incident {incident_id}")
+    return view  # type: ignore[no-any-return]
+
+
+@router.patch("/v1/incidents/{incident_id}", response_model=Incident)
+async def patch_incident(incident_id: str, payload: IncidentPatch, request: Request) -> dict[str, Any]:
+    node = _node(request)
+    incident = _incident_id(incident_id)
+    state = _state(node, incident)
+    given = payload.model_dump(exclude_unset=True)
+    if not given or any(v is None for k, v in given.items() if k != "description"):
+        raise ApiError(422, "invalid_field", "give at least one field to change, none of them null")
+    registers = Registers(
+        title=payload.title,
+        category=None if payload.category is None else Category[payload.category.name.upper()],
+        severity=None if payload.severity is None else Severity[payload.severity.name.upper()],
+        status=None if payload.status is None else Status[payload.status.name.upper()],
+        description=payload.description,
+        location=_location(payload.location),
+    )
+    live = state.live_tags()
+    wanted = set(payload.tags) if payload.tags is not None else set(live)
+    adds = tuple(sorted(wanted - set(live)))
+    removes = tuple((tag, tuple(ids)) for tag, ids in live.items() if tag not in wanted)
+    if registers.items() or adds or removes:
+        _write(node, Update(incident, registers, adds, removes), state.opening.exercise)
+    return node.store.incident(incident)  # type: ignore[no-any-return]
+
+
+@router.post("/v1/incidents/{incident_id}/comments", status_code=201, response_model=CommentOut)
+async def add_comment(incident_id: str, payload: CommentCreate, request: Request) -> dict[str, Any]:
+    node = _node(request)
+    incident = _incident_id(incident_id)
+    state = _state(node, incident)
+    entry = _write(node, Comment(incident, payload.text), state.opening.exercise)
+    return {
+        "id": entry.id.hex(),
+        "text": payload.text,
+        "author": author(node.roster, entry.author),
+        "created_at": rfc3339(entry.hlc >> 16),
+    }
+
+
+def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any]:
+    entry = decode(envelope, node.roster, verify=False)
+    view = node.store.incident(entry.incident)
+    data = {
+        "entry": {
+            "id": entry.id.hex(),
+            "kind": entry.kind.name.lower(),
+            "author": author(node.roster, entry.author),
+            "seq": entry.seq,
+            "incident": entry.incident.hex(),
+            "exercise": entry.exercise,
+        },
+        "incident": view,
+    }
+    return {"id": str(n), "event": "entry", "data": json.dumps(data)}
+
+
+@router.get(
+    "/v1/events",
+    response_class=EventSourceResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "One `entry` event per stored entry"}},
+)
+async def events(
+    request: Request, last_event_id: str | None = Header(None, alias="Last-Event-ID")
+) -> EventSourceResponse:
+    """Server-Sent Events: one `entry` event per new entry (with the incident's new state).
+
+    Resume with `Last-Event-ID`; without it, only entries stored from now on are sent.
+    """
+    node = _node(request)
+    if last_event_id is not None and not last_event_id.isdigit():
+        raise ApiError(422, "invalid_field", "Last-Event-ID: not an event id")
+    if node.event_clients >= limits.api_event_clients_max:
+        raise ApiError(503, "too_many_clients", f"at most {limits.api_event_clients_max} live-event clients")
+    after = int(last_event_id) if last_event_id is not None else node.store.last_event()
+
+    async def stream() -> Any:
+        nonlocal after
+        node.event_clients += 1
+        try:
+            while True:
+                batch = node.store.events_after(after, limits.api_event_batch_max)
+                for n, envelope in batch:
+                    yield event_of(node, n, envelope)
+                    after = n
+                if len(batch) < limits.api_event_batch_max:
+                    with trio.move_on_after(15):
+                        await node.wait_changed()
+        finally:
+            node.event_clients -= 1
+
+    return EventSourceResponse(stream(), ping=15)

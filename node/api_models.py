@@ -1,0 +1,175 @@
+"""Request and response shapes of the HTTP API (v1), from which OpenAPI is generated."""
+
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import Strict as PydanticStrict
+
+from protocol import limits
+from protocol.body import Category, Severity, Status
+
+CategoryName = Enum("CategoryName", {c.name.lower(): c.name.lower() for c in Category}, type=str)  # type: ignore[misc]
+SeverityName = Enum("SeverityName", {s.name.lower(): s.name.lower() for s in Severity}, type=str)  # type: ignore[misc]
+StatusName = Enum("StatusName", {s.name.lower(): s.name.lower() for s in Status}, type=str)  # type: ignore[misc]
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=limits.title_chars_max, pattern=r"\S")]
+Text = Annotated[str, StringConstraints(max_length=limits.text_chars_max)]
+NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=limits.text_chars_max, pattern=r"\S")]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=limits.tag_chars_max, pattern=r"\S")]
+Exercise = Annotated[str, StringConstraints(min_length=1, max_length=limits.exercise_chars_max, pattern=r"\S")]
+Tags = Annotated[list[Tag], Field(max_length=limits.tags_max)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused; numbers must be numbers (pydantic's lax mode would take
+    "1.5" or true for a float; its strings already refuse numbers)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Location(Strict):
+    lat: Annotated[float, PydanticStrict(), Field(ge=-90, le=90, allow_inf_nan=False)]
+    lon: Annotated[float, PydanticStrict(), Field(ge=-180, le=180, allow_inf_nan=False)]
+    place: Annotated[str, StringConstraints(max_length=limits.place_chars_max)] = ""
+
+
+class IncidentCreate(Strict):
+    title: Title
+    category: CategoryName
+    severity: SeverityName
+    description: Text = ""
+    status: StatusName = StatusName.open  # type: ignore[attr-defined]
+    location: Location | None = None
+    tags: Tags = []
+    exercise: Exercise | None = Field(None, description="Exercise name; absent or null for real traffic")
+
+
+class IncidentPatch(Strict):
+    title: Title | None = None
+    category: CategoryName | None = None
+    severity: SeverityName | None = None
+    description: Text | None = None
+    status: StatusName | None = None
+    location: Location | None = None
+    tags: Tags | None = Field(None, description="The complete new tag set")
+
+
+class CommentCreate(Strict):
+    text: NonBlankText
+
+
+class Author(BaseModel):
+    name: str | None
+    country: str | None
+    peer_id: str | None
+    public_key: str
+
+
+class CommentOut(BaseModel):
+    id: str
+    text: str
+    author: Author
+    created_at: str
+
+
+class MediaOut(BaseModel):
+    id: str
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    chunk_size: int
+    chunks: int
+    posted_at: str
+
+
+class Incident(BaseModel):
+    id: str
+    title: str
+    description: str
+    category: CategoryName
+    severity: SeverityName
+    status: StatusName
+    location: dict[str, Any] | None
+    tags: list[str]
+    exercise: str | None
+    created_at: str
+    updated_at: str
+    author: Author
+    comments: list[CommentOut]
+    media: list[MediaOut]
+
+
+class IncidentList(BaseModel):
+    incidents: list[Incident]
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    peer_id: str
+    writable: bool
+    peers_connected: int
+
+
+class Counts(BaseModel):
+    entries: int
+    incidents: int
+
+
+class NodeInfo(BaseModel):
+    name: str
+    country: str
+    peer_id: str
+    public_key: str
+    addrs: list[str]
+    version: str
+    counts: Counts
+    writable: bool
+    pending_entries: int
+
+
+class Peer(BaseModel):
+    name: str
+    country: str
+    peer_id: str
+    connected: bool
+    last_seen: str | None = Field(description="Last connect or disconnect, RFC 3339")
+    behind: int | None = Field(description="Entries this peer lacks that we hold (as of our last sync with it)")
+    ahead: int | None = Field(description="Entries this peer holds that we lack (as of our last sync with it)")
+
+
+class PeerList(BaseModel):
+    peers: list[Peer]
+
+
+class Head(BaseModel):
+    author: Author
+    seq: int
+    id: str
+    fork_seq: int | None
+
+
+class SyncPeer(BaseModel):
+    peer_id: str
+    name: str
+    connected: bool
+    we_lack: dict[str, int] | None = Field(description="Per author public key: entries the peer holds that we lack")
+    they_lack: dict[str, int] | None = Field(description="Per author public key: entries we hold that the peer lacks")
+
+
+class SyncStatus(BaseModel):
+    heads: list[Head]
+    pending_entries: int
+    peers: list[SyncPeer]
