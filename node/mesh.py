@@ -163,6 +163,9 @@ class Dialer:
             info = peer_info(member)
             # Forget py-libp2p's 60 s negative cache: we run our own back-off.
             self.host.get_network().unblock_peer(info.peer_id)  # type: ignore[attr-defined]
+            # Dial the roster's addresses only: Identify replaces them with whatever the
+            # peer says it listens on (0.0.0.0-derived, behind NAT, or past a relay).
+            self.host.get_peerstore().clear_addrs(info.peer_id)
             with trio.fail_after(limits.dial_timeout_ms_max / 1000):
                 await self.host.connect(info)
             self.reset(peer)

@@ -1,55 +1,20 @@
-"""Build federations of real nodes for tests: data dirs, rosters, loopback ports."""
+"""Federations of real nodes running in the test's own trio run."""
 
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import trio
 
-from node.config import Config
 from node.datadir import DataDir
 from node.node import Node
-from protocol.roster import Roster
-
-COUNTRIES = ["BE", "CZ", "DE", "ES", "FR", "IT", "NL", "PL", "AT", "SE", "PT"]
+from simulations.federation import direct, make_datadirs, plan_nodes
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def make_datadirs(root: Path, n: int, links: dict[int, list[int]] | None = None, **options: object) -> list[DataDir]:
-    """n initialised data dirs; every roster lists every member. `links` limits who has
-    whose dial addresses (a partial mesh): node i dials only links[i]."""
-    dirs, members = [], []
-    for i in range(n):
-        config = Config(
-            name=f"OC {COUNTRIES[i % 11]} {i}",
-            country=COUNTRIES[i % 11],
-            listen=[f"/ip4/127.0.0.1/tcp/{free_port()}"],
-            api=f"127.0.0.1:{free_port()}",
-            sync_interval_s=1.0,
-            log_format="text",
-            **options,  # type: ignore[arg-type]
-        )
-        datadir = DataDir(root / f"node{i}")
-        identity = datadir.init(config, seed=bytes([i + 1]) * 32)
-        dirs.append(datadir)
-        members.append(datadir.member(identity, config))
-    for i, datadir in enumerate(dirs):
-        visible = set(links[i]) if links is not None else set(range(n))
-        cards = [m if j in visible or j == i else _without_addrs(m) for j, m in enumerate(members)]
-        datadir.save_roster(Roster(cards))
-    return dirs
-
-
-def _without_addrs(member):
-    from protocol.roster import Member
-
-    return Member(member.name, member.country, member.public_key, ())
+def federation(root: Path, n: int, links: dict[int, list[int]] | None = None, **options: object) -> list[DataDir]:
+    """n data dirs on loopback; with `links`, node i has dial addresses only for links[i]."""
+    plans = plan_nodes(n)
+    return make_datadirs(root, plans, direct(plans, links), sync_interval_s=1.0, log_format="text", **options)
 
 
 @asynccontextmanager

@@ -6,12 +6,12 @@ import pytest
 import trio
 
 from .api_client import INCIDENT, client
-from .federation import make_datadirs, running, wait_until
+from .federation import federation, running, wait_until
 
 
 @pytest.fixture
 async def node(tmp_path):
-    async with running(make_datadirs(tmp_path, 1)) as (node,):
+    async with running(federation(tmp_path, 1)) as (node,):
         yield node
 
 
@@ -184,7 +184,7 @@ async def next_event(stream) -> dict:
 
 
 async def test_across_three_nodes_state_converges(tmp_path):
-    async with running(make_datadirs(tmp_path, 3)) as (a, b, c):
+    async with running(federation(tmp_path, 3)) as (a, b, c):
         await wait_until(lambda: all(n.writable for n in (a, b, c)), timeout_s=15)
         async with client(a) as api_a, client(b) as api_b, client(c) as api_c:
             created = (await api_a.post("/v1/incidents", json=INCIDENT)).json()
@@ -216,7 +216,7 @@ async def test_across_three_nodes_state_converges(tmp_path):
 
 
 async def test_an_event_stream_on_b_sees_a_comment_written_on_a(tmp_path):
-    async with running(make_datadirs(tmp_path, 2)) as (a, b):
+    async with running(federation(tmp_path, 2)) as (a, b):
         await wait_until(lambda: a.writable and b.writable, timeout_s=15)
         async with client(a) as api_a, client(b) as api_b:
             incident = (await api_a.post("/v1/incidents", json=INCIDENT)).json()["id"]

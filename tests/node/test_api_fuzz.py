@@ -10,12 +10,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from .federation import make_datadirs
+from .federation import federation
 
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-    (datadir,) = make_datadirs(tmp_path_factory.mktemp("fuzz"), 1)
+    (datadir,) = federation(tmp_path_factory.mktemp("fuzz"), 1)
     config = datadir.config()
     base = f"http://{config.api_host}:{config.api_port}"
     process = subprocess.Popen([sys.executable, "-m", "node", "run", str(datadir.path)], stderr=subprocess.DEVNULL)

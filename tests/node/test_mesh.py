@@ -6,7 +6,7 @@ from node.node import Node
 from protocol.body import Comment
 
 from ..protocol.factories import open_body
-from .federation import make_datadirs, running, wait_until
+from .federation import federation, running, wait_until
 
 
 def rejected(node: Node, source: str) -> float:
@@ -25,7 +25,7 @@ async def writable(nodes: list[Node]) -> None:
 async def test_an_entry_written_on_one_of_five_nodes_in_a_partial_mesh_reaches_all_within_two_seconds(tmp_path):
     # A line with one shortcut: 0-1, 1-2, 2-3, 3-4, 1-3. Entries must travel through others.
     links = {0: [1], 1: [0, 2, 3], 2: [1, 3], 3: [1, 2, 4], 4: [3]}
-    async with running(make_datadirs(tmp_path, 5, links)) as nodes:
+    async with running(federation(tmp_path, 5, links)) as nodes:
         await wait_until(lambda: len(nodes[0].connected) == 1 and len(nodes[4].connected) == 1)
         await writable(nodes)
         await trio.sleep(1.5)  # let gossipsub form its mesh (heartbeat 1 s)
@@ -37,7 +37,7 @@ async def test_an_entry_written_on_one_of_five_nodes_in_a_partial_mesh_reaches_a
 
 
 async def test_sync_alone_brings_every_entry_everywhere_when_gossip_is_off(tmp_path):
-    dirs = make_datadirs(tmp_path, 3, gossip=False)
+    dirs = federation(tmp_path, 3, gossip=False)
     async with running(dirs) as nodes:
         await writable(nodes)
         opening = nodes[0].write(open_body())
@@ -50,7 +50,7 @@ async def test_sync_alone_brings_every_entry_everywhere_when_gossip_is_off(tmp_p
 
 
 async def test_a_node_stopped_while_others_write_500_entries_catches_up_after_restart(tmp_path):
-    dirs = make_datadirs(tmp_path, 3)
+    dirs = federation(tmp_path, 3)
     async with running(dirs[:2]) as (a, b):
         async with running(dirs[2:]) as (c,):
             await writable([a, b, c])
@@ -64,7 +64,7 @@ async def test_a_node_stopped_while_others_write_500_entries_catches_up_after_re
 
 
 async def test_a_new_member_starting_late_catches_up_completely(tmp_path):
-    dirs = make_datadirs(tmp_path, 3)
+    dirs = federation(tmp_path, 3)
     async with running(dirs[:2]) as (a, b):
         await writable([a, b])
         opening = a.write(open_body())
@@ -76,7 +76,7 @@ async def test_a_new_member_starting_late_catches_up_completely(tmp_path):
 
 
 async def test_a_node_restored_from_an_empty_disk_catches_up_from_one_peer(tmp_path):
-    dirs = make_datadirs(tmp_path, 2)
+    dirs = federation(tmp_path, 2)
     async with running(dirs) as (a, b):
         await writable([a, b])
         opening = b.write(open_body())
@@ -97,7 +97,7 @@ async def test_a_node_restored_from_an_empty_disk_catches_up_from_one_peer(tmp_p
 
 
 async def test_a_peer_not_on_the_roster_is_refused_and_nothing_it_sends_is_stored(tmp_path):
-    dirs = make_datadirs(tmp_path, 3)
+    dirs = federation(tmp_path, 3)
     members, outsider = dirs[:2], dirs[2]
     # The members' rosters forget the third node; it still knows them and keeps dialling.
     for d in members:
@@ -121,7 +121,7 @@ async def test_garbage_gossiped_by_a_member_is_dropped_counted_and_not_forwarded
     from node.gossip import TOPIC
 
     links = {0: [1], 1: [0, 2], 2: [1]}  # 0 reaches 2 only through 1
-    async with running(make_datadirs(tmp_path, 3, links)) as (bad, middle, far):
+    async with running(federation(tmp_path, 3, links)) as (bad, middle, far):
         await writable([bad, middle, far])
         await trio.sleep(1.5)  # gossip mesh
         bad.gossip.pubsub.remove_topic_validator(TOPIC)  # a broken or hostile member

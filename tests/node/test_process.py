@@ -10,8 +10,9 @@ import time
 
 from node.datadir import DataDir
 from node.node import Node
+from simulations.federation import free_port
 
-from .federation import free_port, make_datadirs
+from .federation import federation
 
 QROC = [sys.executable, "-m", "node"]
 
@@ -21,7 +22,7 @@ def qroc(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 
 def test_kill_9_during_a_burst_of_writes_loses_nothing_acknowledged(tmp_path):
-    (datadir,) = make_datadirs(tmp_path, 1)
+    (datadir,) = federation(tmp_path, 1)
     writer = subprocess.Popen(
         [sys.executable, "-m", "tests.node.writer", str(datadir.path)],
         stdout=subprocess.PIPE,
@@ -129,7 +130,7 @@ def test_a_port_in_use_is_one_clear_line(tmp_path):
 
 
 def test_sigterm_stops_the_node_in_order_within_seconds(tmp_path):
-    (datadir,) = make_datadirs(tmp_path, 1)
+    (datadir,) = federation(tmp_path, 1)
     node = subprocess.Popen([*QROC, "run", str(datadir.path)], stderr=subprocess.PIPE, text=True)
     assert node.stderr is not None
     for line in node.stderr:

@@ -1,0 +1,141 @@
+"""Federations of real nodes: data dirs, rosters, node processes, API clients.
+
+Used by the tests (nodes in one process) and by the benchmarks and emulations (one
+process a node, links through simulations/links.py).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from node.config import Config
+from node.datadir import DataDir
+from protocol.roster import Member, Roster
+
+# The eleven OCs of the default federation (name, ISO 3166-1 alpha-2).
+OCS = [
+    ("OC Belgium", "BE"),
+    ("OC Czechia", "CZ"),
+    ("OC Germany", "DE"),
+    ("OC Spain", "ES"),
+    ("OC France", "FR"),
+    ("OC Italy", "IT"),
+    ("OC Netherlands", "NL"),
+    ("OC Poland", "PL"),
+    ("OC Austria", "AT"),
+    ("OC Sweden", "SE"),
+    ("OC Portugal", "PT"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class NodePlan:
+    name: str
+    country: str
+    mesh_port: int
+    api_port: int
+
+
+def plan_nodes(n: int) -> list[NodePlan]:
+    return [
+        NodePlan(
+            OCS[i % len(OCS)][0] + ("" if i < len(OCS) else f" {i}"), OCS[i % len(OCS)][1], free_port(), free_port()
+        )
+        for i in range(n)
+    ]
+
+
+DialAddr = Callable[[int, int], int | None]
+
+
+def make_datadirs(root: Path, plans: list[NodePlan], dial_port: DialAddr, **options: object) -> list[DataDir]:
+    """Initialised data dirs whose rosters list every member; node i dials node j at
+    127.0.0.1:dial_port(i, j) (a proxy, or j's own port), or not at all if None."""
+    dirs, configs, ids = [], [], []
+    for i, plan in enumerate(plans):
+        config = Config(
+            name=plan.name,
+            country=plan.country,
+            listen=[f"/ip4/127.0.0.1/tcp/{plan.mesh_port}"],
+            api=f"127.0.0.1:{plan.api_port}",
+            **options,  # type: ignore[arg-type]
+        )
+        datadir = DataDir(root / f"{i:02d}-{plan.country.lower()}")
+        ids.append(datadir.init(config, seed=bytes([i + 1]) * 32))
+        dirs.append(datadir)
+        configs.append(config)
+    for i, datadir in enumerate(dirs):
+        members = []
+        for j, (identity, plan) in enumerate(zip(ids, plans, strict=True)):
+            port = plan.mesh_port if i == j else dial_port(i, j)
+            addrs = () if port is None else (f"/ip4/127.0.0.1/tcp/{port}/p2p/{identity.peer_id}",)
+            members.append(Member(plan.name, plan.country, identity.public_key, addrs))
+        datadir.save_roster(Roster(members))
+    return dirs
+
+
+def direct(plans: list[NodePlan], links: dict[int, list[int]] | None = None) -> DialAddr:
+    """Dial each other's real ports; with `links`, node i dials only links[i]."""
+    return lambda i, j: plans[j].mesh_port if links is None or j in links[i] else None
+
+
+class NodeProcess:
+    """`qroc run DATA_DIR` as a child process."""
+
+    def __init__(self, datadir: DataDir, log_path: Path) -> None:
+        self.datadir = datadir
+        self.log_path = log_path
+        config = datadir.config()
+        self.base_url = f"http://{config.api_host}:{config.api_port}"
+        self.headers = {"Authorization": f"Bearer {datadir.token()}"}
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed by stop()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "node", "run", str(self.datadir.path)], stdout=log, stderr=log
+        )
+        log.close()
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, headers=self.headers, timeout=30)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 20) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        os.kill(self.process.pid, sig)
+        try:
+            return self.process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def memory_kib(self) -> dict[str, int]:
+        out = {}
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                out[key] = int(value.split()[0])
+        return out
