@@ -32,7 +32,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Missing or wrong bearer token",
         404: "Unknown resource",
         413: "Body too large",
+        409: "Media not complete on this node yet",
         415: "Body is not JSON",
+        416: "Range not satisfiable",
         422: "Invalid field",
         503: "Catching up with our own log; retry",
         507: "Storage failed; nothing was written",
@@ -228,14 +230,19 @@ def create_app(node: Any) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    from .api_incidents import router
+    from .api_incidents import router as incidents
+    from .api_media import router as media
 
-    app.include_router(router, dependencies=guard)
+    app.include_router(incidents, dependencies=guard)
+    app.include_router(media, dependencies=guard)
     return app  # type: ignore[no-any-return]
 
 
 async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
-    app = BodyLimit(create_app(node), lambda path: limits.api_body_bytes_max)
+    def body_bytes_max(path: str) -> int:
+        return limits.media_bytes_max if path.endswith("/media") else limits.api_body_bytes_max
+
+    app = BodyLimit(create_app(node), body_bytes_max)
     config = ServerConfig()
     config.bind = [f"{node.config.api_host}:{node.config.api_port}"]
     config.accesslog = None

@@ -2,6 +2,8 @@
 
 import json
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -37,9 +39,9 @@ def _node(request: Request) -> Any:
     return request.app.state.node
 
 
-def _incident_id(value: str) -> bytes:
+def _incident_id(value: str, what: str = "incident") -> bytes:
     if not _ID.fullmatch(value):
-        raise ApiError(404, "not_found", "incident ids are 64 lower-case hex digits")
+        raise ApiError(404, "not_found", f"{what} ids are 64 lower-case hex digits")
     return bytes.fromhex(value)
 
 
@@ -47,13 +49,20 @@ def _location(value: LocationIn | None) -> Location | None:
     return None if value is None else Location(round(value.lat * 1e7), round(value.lon * 1e7), value.place)
 
 
-def _write(node: Any, body: Any, exercise: str | None) -> Entry:
+@contextmanager
+def _write_errors() -> Iterator[None]:
+    """The node's write failures as API errors."""
     try:
-        return node.write(body, exercise)  # type: ignore[no-any-return]
+        yield
     except NotWritable as exc:
         raise ApiError(503, "catching_up", str(exc)) from None
-    except StorageFailed as exc:
+    except (StorageFailed, OSError) as exc:
         raise ApiError(507, "storage_failed", f"nothing was written: {exc}") from None
+
+
+def _write(node: Any, body: Any, exercise: str | None) -> Entry:
+    with _write_errors():
+        return node.write(body, exercise)  # type: ignore[no-any-return]
 
 
 def _state(node: Any, incident: bytes) -> Any:

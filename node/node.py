@@ -4,7 +4,6 @@ Every decision is protocol/'s (Replica, sync state machine); this module moves b
 keeps time, persists, and reports. Writes are acknowledged only once durable.
 """
 
-import contextlib
 import logging
 import random
 import sqlite3
@@ -29,10 +28,12 @@ from .config import Config
 from .datadir import DataDir
 from .errors import NotWritable, StorageFailed
 from .gossip import Gossip
+from .media import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
+from .media import MediaService
 from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, tcp_endpoints
 from .metrics import Metrics
 from .store import Store
-from .syncer import PROTOCOL_ID, SessionEnded, run_session
+from .syncer import PROTOCOL_ID, SessionEnded, close_quietly, run_session
 from .views import incident_json
 
 log = logging.getLogger("qroc.node")
@@ -64,6 +65,7 @@ class Node:
         self.listen_addrs: list[str] = []
         self.started = trio.Event()
         self._nursery: trio.Nursery | None = None
+        self.media: MediaService | None = None
 
     # --- time and state ---
 
@@ -112,6 +114,8 @@ class Node:
             self.store.put_incidents(views)
             self.store.drop_incidents(gone)
         self.metrics.pending.set(self.replica.log.pending_count())
+        if self.media is not None:
+            self.media.on_entries(applied.stored)
         if applied.stored:
             self._changed.set()
             self._changed = trio.Event()
@@ -206,10 +210,7 @@ class Node:
             log.debug("sync session failed", extra={"peer": peer, "error": repr(exc)[:200]})
             self.metrics.sync_sessions.labels("failed").inc()
         finally:
-            with trio.move_on_after(1) as cleanup:
-                cleanup.shield = True
-                with contextlib.suppress(Exception):
-                    await stream.close()
+            await close_quietly(stream)
 
     def _sync_now(self) -> int:
         now = self.now_ms()
@@ -264,6 +265,8 @@ class Node:
         self.connected[peer] = now
         self.metrics.peers_connected.set(len(self.connected))
         self.store.seen_peer(peer, now)
+        if self.media is not None:
+            self.media.peer_connected(peer)
         log.info("peer connected", extra={"peer": peer, "member": self.roster.by_peer_id(peer).name})  # type: ignore[union-attr]
         self.request_sync(peer)
 
@@ -273,6 +276,8 @@ class Node:
             log.info("peer disconnected", extra={"peer": peer})
         self.metrics.peers_connected.set(len(self.connected))
         self.dialer.reset(peer)
+        if self.media is not None:
+            self.media.peer_disconnected(peer)
 
     # --- lifecycle ---
 
@@ -291,10 +296,13 @@ class Node:
                 self.listen_addrs = [str(a) for a in self.host.get_addrs()]
                 self.host.get_network().register_notifee(ConnectionEvents(self._on_connected, self._on_disconnected))
                 self.host.set_stream_handler(PROTOCOL_ID, self._handle_sync_stream)
+                self.media = MediaService(self)
+                self.host.set_stream_handler(CHUNKS_PROTOCOL_ID, self.media.handle_stream)
                 async with self.gossip.running(), trio.open_nursery() as nursery:
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
+                    await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)
                     log.info("node started", extra={"peer_id": self.peer_id, "listen": self.listen_addrs})
                     self.started.set()

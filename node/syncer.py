@@ -6,6 +6,7 @@ received `{}`. A peer that disconnects mid-stream looks like a clean end of stre
 py-libp2p, so every frame is length-checked.
 """
 
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -48,6 +49,14 @@ async def read_frame(stream: INetStream) -> bytes:
 async def write_frame(stream: INetStream, data: bytes) -> None:
     with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
         await stream.write(len(data).to_bytes(4, "big") + data)
+
+
+async def close_quietly(stream: INetStream) -> None:
+    """Close a stream whatever state it is in, even while our scope is being cancelled."""
+    with trio.move_on_after(1) as cleanup:
+        cleanup.shield = True
+        with contextlib.suppress(Exception):  # already reset or closed by the peer
+            await stream.close()
 
 
 async def run_session(

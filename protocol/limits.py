@@ -91,3 +91,21 @@ api_page_items_max = 500
 api_event_clients_max = 64
 # Events replayed or sent to one client per batch.
 api_event_batch_max = 256
+
+# --- media transfer ---
+# Chunk requests in flight to one peer: enough to fill a long fat link with 1 MiB chunks,
+# few enough that a slow peer does not hold many chunks hostage.
+chunk_requests_per_peer_max = 4
+# Chunk requests one node serves at once to one peer; more wait (their stream stalls).
+chunk_serves_per_peer_max = 4
+# A peer that served a bad chunk is not asked again for this long.
+bad_peer_penalty_ms = 60_000
+# How long a peer's list of held chunks is trusted before we ask again: short, so that
+# chunks a peer fetched a moment ago can be fetched from it too (swarming).
+have_refresh_ms = 500
+# Media items being fetched at once (each keeps a manifest and a bitmap per peer).
+fetches_max = 1024
+# A chunk request unanswered for this long is abandoned and asked of someone else.
+chunk_request_timeout_ms = 60_000
+# A transfer frame: the chunk plus codec byte plus zstd's worst-case framing.
+chunk_frame_bytes_max = chunk_bytes_max + 1024

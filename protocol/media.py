@@ -81,8 +81,8 @@ class Chunker:
         self._sha256 = hashlib.sha256()
         self._buffer = bytearray()
 
-    def feed(self, data: bytes) -> list[bytes]:
-        """Take more of the file; returns the chunks completed by it, in order."""
+    def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        """Take more of the file; returns the (hash, chunk) pairs it completed, in order."""
         self.size += len(data)
         if self.size > limits.media_bytes_max:
             raise BadChunk(f"media exceeds {limits.media_bytes_max} bytes")
@@ -93,13 +93,13 @@ class Chunker:
             done.append(self._cut(self.chunk_size))
         return done
 
-    def _cut(self, n: int) -> bytes:
+    def _cut(self, n: int) -> tuple[bytes, bytes]:
         chunk = bytes(self._buffer[:n])
         del self._buffer[:n]
         self.hashes.append(hash32(chunk))
-        return chunk
+        return self.hashes[-1], chunk
 
-    def finish(self, incident: bytes, name: str, mime: str) -> tuple[list[bytes], Media]:
+    def finish(self, incident: bytes, name: str, mime: str) -> tuple[list[tuple[bytes, bytes]], Media]:
         """The last chunk (if any) and the manifest for the whole file."""
         tail = [self._cut(len(self._buffer))] if self._buffer else []
         manifest = Media(incident, name, mime, self.size, self.chunk_size, tuple(self.hashes), self._sha256.digest())

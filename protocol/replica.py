@@ -12,6 +12,7 @@ from typing import Protocol
 
 from .body import Body
 from .entry import Entry, create
+from .errors import ClockSkew, ProtocolError
 from .hlc import Hlc
 from .identity import Identity
 from .incident import IncidentState
@@ -80,10 +81,31 @@ class Replica:
 
     def receive(self, entry: Entry, now_ms: int) -> Applied:
         """Take in a verified entry; raises ClockSkew if it is too far ahead of `now_ms`."""
-        added = self.log.add(entry, now_ms)
-        if entry.author != getattr(self.identity, "public_key", None):
-            self.hlc.observe(entry.hlc, now_ms)
-        return self._apply(added)
+        applied, errors = self.receive_many([entry], now_ms)
+        if errors:
+            raise errors[0]
+        return applied[0]
+
+    def receive_many(self, entries: list[Entry], now_ms: int) -> tuple[list[Applied], list[ProtocolError]]:
+        """Take in verified entries with one durable write for all of them (a sync batch
+        costs one fsync, not one each). Entries too far ahead are returned as errors."""
+        me = getattr(self.identity, "public_key", None)
+        batch: list[Added] = []
+        errors: list[ProtocolError] = []
+        for entry in entries:
+            try:
+                added = self.log.add(entry, now_ms)
+            except ClockSkew as exc:
+                errors.append(exc)
+                continue
+            if entry.author != me:
+                self.hlc.observe(entry.hlc, now_ms)
+            batch.append(added)
+        chained = [e for added in batch for e in added.appended]
+        evidence = [e for added in batch for e in added.evidence]
+        if chained or evidence:
+            self.store.put(chained, evidence, self.hlc.value)
+        return [self._apply(added) for added in batch], errors
 
     def receive_proof(self, proof: ForkProof) -> Applied:
         if self.log.add_proof(proof) is None:
@@ -91,9 +113,8 @@ class Replica:
         return self._apply(Added(Status.FORK, proof=proof))
 
     def _apply(self, added: Added) -> Applied:
+        """Fold what `added` appended; the caller has already stored it."""
         applied = Applied(added.status, stored=added.appended + added.evidence)
-        if applied.stored:
-            self.store.put(added.appended, added.evidence, self.hlc.value)
         for entry in added.appended:
             self._by_author.setdefault(entry.author, []).append(entry)
             if self.log.is_canonical(entry):

@@ -185,11 +185,15 @@ def receive_message(replica: Replica, state: SyncState, data: bytes, now_ms: int
         state.their_heads = message.heads
     state.their_wants = message.wants
     received = Received()
+    entries = []
     for blob in message.entries:
         try:
-            received.applied.append(replica.receive(decode_entry(blob, replica.roster), now_ms))
+            entries.append(decode_entry(blob, replica.roster))
         except ProtocolError as exc:
             received.rejected.append(exc)
+    applied, too_early = replica.receive_many(entries, now_ms)
+    received.applied.extend(applied)
+    received.rejected.extend(too_early)
     for first, second in message.forks:
         try:
             proof = ForkProof.of(decode_entry(first, replica.roster), decode_entry(second, replica.roster))

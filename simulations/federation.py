@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import trio
 
 from node.config import Config
 from node.datadir import DataDir
@@ -35,10 +36,20 @@ OCS = [
 ]
 
 
+def free_ports(n: int) -> list[int]:
+    """n distinct free loopback ports (held open together so none is handed out twice)."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 @dataclass
@@ -49,13 +60,11 @@ class NodePlan:
     api_port: int
 
 
-def plan_nodes(n: int) -> list[NodePlan]:
-    return [
-        NodePlan(
-            OCS[i % len(OCS)][0] + ("" if i < len(OCS) else f" {i}"), OCS[i % len(OCS)][1], free_port(), free_port()
-        )
-        for i in range(n)
-    ]
+def plan_nodes(n: int, ports: list[int] | None = None) -> list[NodePlan]:
+    """Names, countries and ports (mesh, API) of n nodes; `ports` gives 2n of them."""
+    ports = ports or free_ports(2 * n)
+    names = [OCS[i % len(OCS)][0] + ("" if i < len(OCS) else f" {i}") for i in range(n)]
+    return [NodePlan(names[i], OCS[i % len(OCS)][1], ports[2 * i], ports[2 * i + 1]) for i in range(n)]
 
 
 DialAddr = Callable[[int, int], int | None]
@@ -139,3 +148,57 @@ class NodeProcess:
             if key in ("VmRSS", "VmHWM"):
                 out[key] = int(value.split()[0])
         return out
+
+
+class Cluster:
+    """N node processes; the links of the nodes in `emulated` (default: all) run through
+    the link emulator, the others connect directly (the proxies cost CPU on a small box)."""
+
+    def __init__(self, root: Path, n: int, seed: int = 1, emulated: set[int] | None = None, **options: object) -> None:
+        import random
+
+        from .links import LinkEmulator
+
+        ports = free_ports(2 * n + n * (n - 1))
+        self.plans = plan_nodes(n, ports[: 2 * n])
+        self.links = LinkEmulator(random.Random(seed))
+        proxy_ports = iter(ports[2 * n :])
+        for i in range(n):
+            for j in range(n):
+                if i != j:
+                    self.links.add(i, j, ("127.0.0.1", self.plans[j].mesh_port)).port = next(proxy_ports)
+        emulated = set(range(n)) if emulated is None else emulated
+        for key in [k for k in self.links.links if not set(k) & emulated]:
+            del self.links.links[key]
+
+        def dial_port(i: int, j: int) -> int:
+            link = self.links.links.get((i, j))
+            return self.plans[j].mesh_port if link is None else link.port
+
+        self.dirs = make_datadirs(root, self.plans, dial_port, **options)
+        self.nodes = [NodeProcess(d, root / f"{d.path.name}.log") for d in self.dirs]
+
+    async def start(self, nursery: "trio.Nursery", ready_timeout_s: float = 60) -> None:
+        await nursery.start(self.links.run)
+        for node in self.nodes:
+            node.start()
+        with trio.fail_after(ready_timeout_s):
+            for node in self.nodes:
+                await wait_ready(node, len(self.nodes) - 1)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+async def wait_ready(node: NodeProcess, peers: int, poll_s: float = 0.1) -> None:
+    """Until the node answers, is writable and is connected to `peers` members."""
+    async with node.client() as api:
+        while True:
+            try:
+                health = (await api.get("/v1/health")).json()
+                if health["writable"] and health["peers_connected"] >= peers:
+                    return
+            except httpx.TransportError:
+                pass
+            await trio.sleep(poll_s)

@@ -15,9 +15,9 @@ from protocol.media import CODEC_RAW, CODEC_ZSTD, Chunker, decode_frame, encode_
 def chunked(data: bytes, chunk_size: int, pieces: int = 3):
     chunker = Chunker(chunk_size)
     step = max(1, len(data) // pieces)
-    chunks = [c for i in range(0, len(data), step) for c in chunker.feed(data[i : i + step])]
+    pairs = [p for i in range(0, len(data), step) for p in chunker.feed(data[i : i + step])]
     tail, manifest = chunker.finish(b"\x01" * 32, "cctv.mp4", "video/mp4")
-    return chunks + tail, manifest
+    return [chunk for _, chunk in pairs + tail], manifest
 
 
 @given(st.binary(min_size=1, max_size=5000), st.integers(1, 700))

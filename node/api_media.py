@@ -1,0 +1,157 @@
+"""Media routes of the HTTP API: upload (streamed), download (with Range), status."""
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import trio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from protocol import limits
+from protocol.body import Media
+from protocol.entry import Entry
+from protocol.errors import BadChunk, InvalidField
+
+from .api import ApiError
+from .api_incidents import _incident_id, _state, _write_errors
+from .api_models import MediaOut
+from .views import media_json
+
+router = APIRouter(tags=["media"])
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+class MediaStatus(BaseModel):
+    id: str
+    name: str
+    mime: str
+    size: int
+    sha256: str
+    chunks_total: int
+    chunks_held: int
+    complete: bool
+    sources: list[str]
+
+
+def _manifest(request: Request, media_id: str) -> Entry:
+    manifest = request.app.state.node.media.manifest(_incident_id(media_id, "media"))
+    if manifest is None:
+        raise ApiError(404, "not_found", f"no media {media_id}")
+    return manifest  # type: ignore[no-any-return]
+
+
+@router.post(
+    "/v1/incidents/{incident_id}/media",
+    status_code=201,
+    response_model=MediaOut,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+async def upload(
+    incident_id: str,
+    request: Request,
+    name: str = Query(..., min_length=1, max_length=limits.file_name_chars_max, pattern=r"\S", description="File name"),
+    content_type: str = Header("application/octet-stream", description="The file's MIME type"),
+) -> dict[str, Any]:
+    """The raw file is the body; it is streamed to disk chunk by chunk, never held whole."""
+    node = request.app.state.node
+    incident = _incident_id(incident_id)
+    state = _state(node, incident)
+    mime = content_type.split(";")[0].strip().lower()
+    if not re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", mime) or len(mime) > limits.mime_chars_max:
+        raise ApiError(422, "invalid_field", "Content-Type: not a MIME type")
+    try:
+        with _write_errors():
+            entry = await node.media.upload(incident, name, mime, request.stream(), state.opening.exercise)
+    except BadChunk as exc:
+        raise ApiError(413, "too_large", str(exc)) from None
+    except InvalidField as exc:  # e.g. an empty file
+        raise ApiError(422, "invalid_field", f"body: {exc}") from None
+    return media_json(entry)
+
+
+@router.get("/v1/media/{media_id}/status", response_model=MediaStatus)
+async def status(media_id: str, request: Request) -> dict[str, Any]:
+    """How much of the item this node holds, and from whom it came. Asking starts an
+    on-demand fetch when the node does not fetch this item by itself."""
+    node = request.app.state.node
+    manifest = _manifest(request, media_id)
+    media = manifest.body
+    assert isinstance(media, Media)
+    node.media.fetch(manifest, on_demand=True)
+    held = node.media.chunks.count(media.chunks)
+    return {
+        **{k: v for k, v in media_json(manifest).items() if k in ("id", "name", "mime", "size", "sha256")},
+        "chunks_total": len(media.chunks),
+        "chunks_held": held,
+        "complete": held == len(media.chunks),
+        "sources": sorted(node.media.sources.get(manifest.id, set())),
+    }
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive, or None for the whole file; ApiError 416 if unsatisfiable."""
+    if header is None:
+        return None
+    match = _RANGE.fullmatch(header.strip())
+    if match is None or match.groups() == ("", ""):
+        raise ApiError(416, "range_not_satisfiable", "only one 'bytes=first-last' range is supported")
+    first, last = match.groups()
+    if first == "":
+        start, end = max(0, size - int(last)), size - 1
+    else:
+        start, end = int(first), min(size - 1, int(last)) if last else size - 1
+    if start > end or start >= size:
+        raise ApiError(416, "range_not_satisfiable", f"range outside 0-{size - 1}")
+    return start, end
+
+
+@router.get(
+    "/v1/media/{media_id}",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Part of the file"}},
+)
+async def download(media_id: str, request: Request, range: str | None = Header(None)) -> StreamingResponse:
+    """The file, once complete on this node (409 before: see /status), with Range support."""
+    node = request.app.state.node
+    manifest = _manifest(request, media_id)
+    media = manifest.body
+    assert isinstance(media, Media)
+    if not node.media.complete(manifest):
+        node.media.fetch(manifest, on_demand=True)
+        raise ApiError(409, "incomplete", "this node does not hold the whole file yet; see /status")
+    wanted = _byte_range(range, media.size)
+    start, end = wanted or (0, media.size - 1)
+    headers = {
+        "ETag": f'"{media.sha256.hex()}"',
+        "Accept-Ranges": "bytes",
+        "Content-Length": str(end - start + 1),
+        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(media.name)}",
+    }
+    if wanted:
+        headers["Content-Range"] = f"bytes {start}-{end}/{media.size}"
+    return StreamingResponse(
+        _read(node, media, start, end), status_code=206 if wanted else 200, media_type=media.mime, headers=headers
+    )
+
+
+def _quote(name: str) -> str:
+    from urllib.parse import quote
+
+    return quote(name, safe="")
+
+
+async def _read(node: Any, media: Media, start: int, end: int) -> AsyncIterator[bytes]:
+    first, last = start // media.chunk_size, end // media.chunk_size
+    for index in range(first, last + 1):
+        chunk = await trio.to_thread.run_sync(node.media.chunks.get, media.chunks[index])
+        if chunk is None:
+            return  # deleted under us: the client sees a short body, as after a broken link
+        base = index * media.chunk_size
+        yield chunk[max(0, start - base) : end - base + 1]

@@ -1,0 +1,66 @@
+"""Content-addressed chunk files: DATA_DIR/chunks/ab/<hash hex>.
+
+A chunk is written to a temporary name, fsynced, renamed into place and its directory
+fsynced, so after a crash a chunk file is either absent or whole. Writers verify the hash
+before storing; readers trust the file name (the receiving side verifies again: end to
+end). The set of held hashes is kept in memory, loaded once at start-up.
+"""
+
+import os
+from pathlib import Path
+
+from protocol.identity import hash32
+
+
+class ChunkStore:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+        self._held: set[bytes] = set()
+        for sub in root.iterdir():
+            if sub.is_dir():
+                for f in sub.iterdir():
+                    if len(f.name) == 64 and not f.name.startswith("."):
+                        self._held.add(bytes.fromhex(f.name))
+                    elif f.name.startswith(".tmp-"):
+                        f.unlink(missing_ok=True)  # a write interrupted by a crash
+
+    def path(self, chunk_hash: bytes) -> Path:
+        name = chunk_hash.hex()
+        return self.root / name[:2] / name
+
+    def has(self, chunk_hash: bytes) -> bool:
+        return chunk_hash in self._held
+
+    def count(self, hashes: tuple[bytes, ...]) -> int:
+        return sum(1 for h in hashes if h in self._held)
+
+    def put(self, chunk_hash: bytes, data: bytes) -> None:
+        """Store a chunk durably; the caller has verified it (asserted here: cheap, and a
+        wrong file would be served to every peer)."""
+        assert hash32(data) == chunk_hash, "chunk does not match its hash"
+        if chunk_hash in self._held:
+            return
+        final = self.path(chunk_hash)
+        final.parent.mkdir(exist_ok=True)
+        tmp = final.with_name(f".tmp-{final.name}")
+        with open(tmp, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, final)
+        fd = os.open(final.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._held.add(chunk_hash)
+
+    def get(self, chunk_hash: bytes) -> bytes | None:
+        if chunk_hash not in self._held:
+            return None
+        try:
+            return self.path(chunk_hash).read_bytes()
+        except FileNotFoundError:
+            self._held.discard(chunk_hash)
+            return None

@@ -1,0 +1,229 @@
+"""Media: chunk store, serving chunks to peers, and fetching them from several at once.
+
+Which chunk to ask of whom is decided by protocol.transfer.FetchPlanner; this module
+moves the bytes. Every chunk is verified against its manifest hash before it is stored,
+and stored durably before it counts as held, so a restart resumes where it stopped.
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import trio
+from libp2p.abc import INetStream
+from libp2p.peer.id import ID
+
+from protocol import limits
+from protocol.body import Kind, Media, Severity
+from protocol.entry import Entry, decode
+from protocol.errors import BadChunk, ProtocolError
+from protocol.media import Chunker, decode_frame, encode_frame, verify_chunk
+from protocol.transfer import (
+    NOT_HELD,
+    OP_HAVE,
+    UNKNOWN_MANIFEST,
+    FetchPlanner,
+    decode_request,
+    decode_response,
+    encode_bitmap,
+    encode_error,
+    encode_frame_response,
+    encode_request,
+)
+
+from .chunks import ChunkStore
+from .syncer import SessionEnded, close_quietly, read_frame, write_frame
+
+PROTOCOL_ID = "/qroc/chunks/1"
+log = logging.getLogger("qroc.media")
+
+
+class MediaService:
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.chunks = ChunkStore(node.datadir.chunks_path)
+        self.planner = FetchPlanner(self.chunks.has, self._author_peer)
+        self.sources: dict[bytes, set[str]] = {}
+        self._wake = trio.Event()
+        self._serving: dict[str, int] = {}
+        self._fetchers: dict[str, trio.CancelScope] = {}
+        self._nursery: trio.Nursery | None = None
+
+    def _author_peer(self, public_key: bytes) -> str | None:
+        member = self.node.roster.get(public_key)
+        return None if member is None else member.peer_id
+
+    def _poke(self) -> None:
+        self._wake.set()
+        self._wake = trio.Event()
+
+    # --- manifests ---
+
+    def manifest(self, media_id: bytes) -> Entry | None:
+        envelope = self.node.store.entry_by_id(media_id)
+        if envelope is None:
+            return None
+        entry = decode(envelope, self.node.roster, verify=False)
+        return entry if entry.kind is Kind.MEDIA and self.node.replica.log.is_canonical(entry) else None
+
+    def complete(self, manifest: Entry) -> bool:
+        media = manifest.body
+        assert isinstance(media, Media)
+        return self.chunks.count(media.chunks) == len(media.chunks)
+
+    def fetch(self, manifest: Entry, on_demand: bool = False) -> None:
+        """Fetch `manifest`'s chunks: always when asked on demand, else as configured."""
+        media = manifest.body
+        assert isinstance(media, Media)
+        config = self.node.config
+        automatic = config.media_fetch == "all" and media.size <= config.media_auto_fetch_bytes_max
+        if self.complete(manifest) or not (on_demand or automatic):
+            return
+        state = self.node.replica.incidents.get(manifest.incident)
+        severity = Severity.LOW
+        if state is not None and state.visible:
+            severity = Severity[state.view()["severity"].upper()]
+        if self.planner.want(manifest, int(severity)):
+            self._poke()
+
+    def on_entries(self, entries: list[Entry]) -> None:
+        for entry in entries:
+            if entry.kind is Kind.MEDIA and self.node.replica.log.is_canonical(entry):
+                self.fetch(entry)
+
+    # --- upload ---
+
+    async def upload(
+        self, incident: bytes, name: str, mime: str, body: AsyncIterator[bytes], exercise: str | None
+    ) -> Entry:
+        """Cut the streamed body into chunks, store each durably, then sign the manifest."""
+        chunker = Chunker()
+        async for data in body:
+            for chunk_hash, chunk in chunker.feed(data):
+                await trio.to_thread.run_sync(self.chunks.put, chunk_hash, chunk)
+        tail, manifest = chunker.finish(incident, name, mime)
+        for chunk_hash, chunk in tail:
+            await trio.to_thread.run_sync(self.chunks.put, chunk_hash, chunk)
+        return self.node.write(manifest, exercise)  # type: ignore[no-any-return]
+
+    # --- serving ---
+
+    async def handle_stream(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id.to_base58()
+        if self._serving.get(peer, 0) >= limits.chunk_serves_per_peer_max:
+            await stream.reset()
+            return
+        self._serving[peer] = self._serving.get(peer, 0) + 1
+        try:
+            while True:
+                try:
+                    op, arg = decode_request(await read_frame(stream))
+                except ProtocolError as exc:
+                    self.node.reject(exc, "chunks", peer)
+                    return
+                await write_frame(stream, await self._answer(op, arg))
+        except (SessionEnded, trio.TooSlowError):
+            pass
+        except Exception as exc:  # a peer that goes away mid-stream: nothing to do
+            log.debug("chunk stream ended", extra={"peer": peer, "error": repr(exc)[:200]})
+        finally:
+            self._serving[peer] -= 1
+            await close_quietly(stream)
+
+    async def _answer(self, op: int, arg: bytes) -> bytes:
+        if op == OP_HAVE:
+            manifest = self.manifest(arg)
+            if manifest is None:
+                return encode_error(UNKNOWN_MANIFEST)
+            media = manifest.body
+            assert isinstance(media, Media)
+            return encode_bitmap([self.chunks.has(h) for h in media.chunks])
+        data = await trio.to_thread.run_sync(self.chunks.get, arg)
+        if data is None:
+            return encode_error(NOT_HELD)
+        return encode_frame_response(await trio.to_thread.run_sync(encode_frame, data))
+
+    # --- fetching ---
+
+    def peer_connected(self, peer: str) -> None:
+        if self._nursery is not None and peer not in self._fetchers:
+            self._fetchers[peer] = trio.CancelScope()
+            self._nursery.start_soon(self._fetch_from, peer, self._fetchers[peer])
+
+    def peer_disconnected(self, peer: str) -> None:
+        scope = self._fetchers.pop(peer, None)
+        if scope is not None:
+            scope.cancel()
+        self.planner.failed(peer)
+
+    async def _fetch_from(self, peer: str, scope: trio.CancelScope) -> None:
+        """chunk_requests_per_peer_max workers, each one request at a time on its own stream."""
+        with scope:
+            async with trio.open_nursery() as nursery:
+                for _ in range(limits.chunk_requests_per_peer_max):
+                    nursery.start_soon(self._worker, peer)
+
+    async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            for manifest in self._stored_manifests():
+                self.fetch(manifest)
+            for peer in list(self.node.connected):
+                self.peer_connected(peer)
+            task_status.started()
+            await trio.sleep_forever()
+
+    def _stored_manifests(self) -> list[Entry]:
+        rows = self.node.store.db.execute(
+            "SELECT envelope FROM entries WHERE kind = ? AND chained = 1", (int(Kind.MEDIA),)
+        )
+        entries = [decode(r[0], self.node.roster, verify=False) for r in rows]
+        return [e for e in entries if self.node.replica.log.is_canonical(e)]
+
+    async def _worker(self, peer: str) -> None:
+        while True:
+            stream: INetStream | None = None
+            try:
+                while True:
+                    request = self.planner.next_request(peer, self.node.now_ms())
+                    if request is None:
+                        with trio.move_on_after(0.5):
+                            await self._wake.wait()
+                        continue
+                    if stream is None:
+                        stream = await self.node.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
+                    await self._request(stream, peer, *request)
+            except Exception as exc:  # libp2p stream errors have many types: retry shortly
+                log.debug("chunk stream from peer failed", extra={"peer": peer, "error": repr(exc)[:200]})
+                self.planner.failed(peer)
+            finally:
+                if stream is not None:
+                    await close_quietly(stream)
+            await trio.sleep(1)
+
+    async def _request(self, stream: INetStream, peer: str, op: int, arg: bytes) -> None:
+        now = self.node.now_ms()
+        await write_frame(stream, encode_request(op, arg))
+        kind, value = decode_response(await read_frame(stream))
+        if op == OP_HAVE:
+            if kind == 0:
+                self.planner.on_have(peer, arg, value, now)
+            return
+        located = self.planner.locate(arg)
+        if kind != 1 or located is None:
+            self.planner.done(peer, arg, "missing", now)
+            return
+        item, index = located
+        try:
+            chunk = await trio.to_thread.run_sync(decode_frame, value, item.media.chunk_length(index))
+            verify_chunk(item.media, index, chunk)
+        except BadChunk as exc:
+            self.node.reject(exc, "chunks", peer)
+            self.planner.done(peer, arg, "bad", self.node.now_ms())
+            return
+        await trio.to_thread.run_sync(self.chunks.put, arg, chunk)
+        self.sources.setdefault(item.manifest_id, set()).add(peer)
+        self.node.metrics.chunks_fetched.inc()
+        for finished in self.planner.done(peer, arg, "ok", self.node.now_ms()):
+            log.info("media complete", extra={"media": finished.hex()})
+        self._poke()

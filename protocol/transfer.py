@@ -1,0 +1,188 @@
+"""Chunk transfer: the request/response messages and the fetch planner (SPEC.md §6.1).
+
+Messages on `/qroc/chunks/1` (each framed like sync: 4-byte length, then CBOR):
+
+    request  = {0: 1, 1: manifest id}      HAVE: which chunks of this item do you hold?
+             | {0: 2, 1: chunk hash}       GET: send me this chunk
+    response = {0: bitmap}                 to HAVE: bit i set = chunk i held (bit i is
+                                           (bitmap[i // 8] >> (i % 8)) & 1)
+             | {1: frame}                  to GET: the chunk frame (protocol/media.py)
+             | {2: code}                   1 = not held, 2 = unknown manifest
+
+The planner decides which chunk to ask of which peer, in this order of priority:
+higher-severity incidents first, then smaller items, then older manifests; within an
+item, the lowest chunk not held and not in flight. A peer is asked only for chunks it is
+known to hold (the manifest's author holds all); a peer that served a bad chunk is left
+alone for bad_peer_penalty_ms. It never reads a clock: `now_ms` comes in.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import cbor, limits
+from .body import Media
+from .entry import Entry
+from .errors import InvalidField, Malformed
+from .schema import Fields
+
+OP_HAVE = 1
+OP_GET = 2
+NOT_HELD = 1
+UNKNOWN_MANIFEST = 2
+
+
+def encode_request(op: int, arg: bytes) -> bytes:
+    return cbor.encode({0: op, 1: arg})
+
+
+def decode_request(data: bytes) -> tuple[int, bytes]:
+    fields = Fields(cbor.decode(data, 64), "chunk request", range(0, 2))
+    op = fields.uint(0)
+    if op not in (OP_HAVE, OP_GET):
+        raise InvalidField(f"unknown chunk request op {op}")
+    return op, fields.bytes32(1)
+
+
+def encode_bitmap(held: list[bool]) -> bytes:
+    out = bytearray((len(held) + 7) // 8)
+    for i, h in enumerate(held):
+        if h:
+            out[i // 8] |= 1 << (i % 8)
+    return cbor.encode({0: bytes(out)})
+
+
+def encode_frame_response(frame: bytes) -> bytes:
+    return cbor.encode({1: frame})
+
+
+def encode_error(code: int) -> bytes:
+    return cbor.encode({2: code})
+
+
+def decode_response(data: bytes) -> tuple[int, Any]:
+    """(0, bitmap bytes) | (1, frame bytes) | (2, error code)."""
+    fields = Fields(cbor.decode(data, limits.chunk_frame_bytes_max + 64), "chunk response", range(0, 3))
+    present = [k for k in range(3) if fields.has(k)]
+    if len(present) != 1:
+        raise Malformed("a chunk response has exactly one field")
+    key = present[0]
+    if key == 2:
+        return 2, fields.uint(2)
+    value = fields.raw(key)
+    if type(value) is not bytes:
+        raise Malformed("chunk response payload must be bytes")
+    return key, value
+
+
+def bit(bitmap: bytes, index: int) -> bool:
+    return index // 8 < len(bitmap) and bool(bitmap[index // 8] >> (index % 8) & 1)
+
+
+@dataclass
+class Item:
+    manifest_id: bytes
+    author: bytes
+    media: Media
+    priority: tuple[int, int, int]  # smaller first: (-severity, size, hlc)
+    haves: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # peer -> (bitmap, when)
+    in_flight: dict[int, tuple[str, int]] = field(default_factory=dict)  # index -> (peer, since)
+
+
+class FetchPlanner:
+    """What to fetch next from whom. `held(hash)` says which chunks we already store;
+    `author_peer(public key)` maps a manifest's author to its peer id."""
+
+    def __init__(self, held: Callable[[bytes], bool], author_peer: Callable[[bytes], str | None]) -> None:
+        self.held = held
+        self.author_peer = author_peer
+        self.items: dict[bytes, Item] = {}
+        self.bad_until: dict[str, int] = {}
+
+    def want(self, manifest: Entry, severity: int) -> bool:
+        """Start fetching a media item; False if the fetch set is full (retry later)."""
+        media = manifest.body
+        assert isinstance(media, Media)
+        if manifest.id in self.items or self.complete(manifest.id, media):
+            return True
+        if len(self.items) >= limits.fetches_max:
+            return False
+        self.items[manifest.id] = Item(manifest.id, manifest.author, media, (-severity, media.size, manifest.hlc))
+        return True
+
+    def complete(self, manifest_id: bytes, media: Media) -> bool:
+        return all(self.held(h) for h in media.chunks)
+
+    def held_count(self, media: Media) -> int:
+        return sum(1 for h in media.chunks if self.held(h))
+
+    def on_have(self, peer: str, manifest_id: bytes, bitmap: bytes, now_ms: int) -> None:
+        item = self.items.get(manifest_id)
+        if item is not None:
+            item.haves[peer] = (bitmap, now_ms)
+
+    def _peer_has(self, item: Item, peer: str, index: int) -> bool:
+        if self.author_peer(item.author) == peer:
+            return True
+        have = item.haves.get(peer)
+        return have is not None and bit(have[0], index)
+
+    def next_request(self, peer: str, now_ms: int) -> tuple[int, bytes] | None:
+        """The next request for `peer`: (OP_GET, chunk hash) or (OP_HAVE, manifest id)."""
+        if self.bad_until.get(peer, 0) > now_ms:
+            return None
+        stale = None
+        for item in sorted(self.items.values(), key=lambda i: i.priority):
+            self._expire(item, now_ms)
+            for index, chunk_hash in enumerate(item.media.chunks):
+                if index in item.in_flight or self.held(chunk_hash):
+                    continue
+                if self._peer_has(item, peer, index):
+                    item.in_flight[index] = (peer, now_ms)
+                    return OP_GET, chunk_hash
+            have = item.haves.get(peer)
+            refresh = have is None or now_ms - have[1] >= limits.have_refresh_ms
+            if stale is None and refresh and self.author_peer(item.author) != peer:
+                stale = item
+        if stale is not None:
+            stale.haves[peer] = (stale.haves.get(peer, (b"", 0))[0], now_ms)  # one ask at a time
+            return OP_HAVE, stale.manifest_id
+        return None
+
+    def _expire(self, item: Item, now_ms: int) -> None:
+        for index, (_, since) in list(item.in_flight.items()):
+            if now_ms - since > limits.chunk_request_timeout_ms:
+                del item.in_flight[index]
+
+    def done(self, peer: str, chunk_hash: bytes, outcome: str, now_ms: int) -> list[bytes]:
+        """A GET to `peer` ended: outcome "ok" (stored), "missing" (the peer no longer
+        has it: ask it what it holds again) or "bad" (wrong bytes: leave the peer alone for
+        a while). Returns the manifest ids this completed."""
+        assert outcome in ("ok", "missing", "bad")
+        if outcome == "bad":
+            self.bad_until[peer] = now_ms + limits.bad_peer_penalty_ms
+        finished = []
+        for manifest_id, item in list(self.items.items()):
+            for index, h in enumerate(item.media.chunks):
+                if h == chunk_hash and item.in_flight.get(index, (None,))[0] == peer:
+                    del item.in_flight[index]
+                    if outcome == "missing":
+                        item.haves.pop(peer, None)
+            if self.complete(manifest_id, item.media):
+                del self.items[manifest_id]
+                finished.append(manifest_id)
+        return finished
+
+    def failed(self, peer: str) -> None:
+        """The peer went away: release what was in flight to it."""
+        for item in self.items.values():
+            for index in [i for i, (p, _) in item.in_flight.items() if p == peer]:
+                del item.in_flight[index]
+            item.haves.pop(peer, None)
+
+    def locate(self, chunk_hash: bytes) -> tuple[Item, int] | None:
+        for item in self.items.values():
+            for index, h in enumerate(item.media.chunks):
+                if h == chunk_hash:
+                    return item, index
+        return None

@@ -1,0 +1,120 @@
+"""HTTP API figures (issue 4), on real node processes.
+
+    python -m simulations.bench_api [--seconds 20] [--clients 1,4,16] [--samples 100] [--json FILE]
+
+1. Sustained `POST /v1/incidents` on one node with durable acknowledgement (each 201
+   follows an fsync'd SQLite commit): closed-loop clients, rate and p50/p99 latency.
+2. Over 11 nodes: time from the 201 on node A until `GET /v1/incidents/{id}` on node C
+   (another random node) returns it, polling C every 2 ms.
+"""
+
+import argparse
+import json
+import random
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from .bench_mesh import percentile
+from .federation import Cluster
+
+INCIDENT = {"title": "Crowd crush at the stadium north gate", "category": "crowd", "severity": "critical"}
+
+
+async def sustained_posts(clients: int, seconds: float) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="qroc-bench-api-"))
+    cluster = Cluster(root, 1)
+    latencies: list[float] = []
+    try:
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            node = cluster.nodes[0]
+            cpu_before = node.cpu_seconds()
+            deadline = trio.current_time() + seconds
+
+            async def client() -> None:
+                async with node.client() as api:
+                    while trio.current_time() < deadline:
+                        started = time.perf_counter()
+                        response = await api.post("/v1/incidents", json=INCIDENT)
+                        assert response.status_code == 201, response.text
+                        latencies.append((time.perf_counter() - started) * 1000)
+
+            async with trio.open_nursery() as load:
+                for _ in range(clients):
+                    load.start_soon(client)
+            cpu = node.cpu_seconds() - cpu_before
+            nursery.cancel_scope.cancel()
+    finally:
+        cluster.stop()
+    return {
+        "clients": clients,
+        "posts": len(latencies),
+        "posts_per_s": len(latencies) / seconds,
+        "latency_p50_ms": percentile(latencies, 50),
+        "latency_p99_ms": percentile(latencies, 99),
+        "node_cpu_s_per_post": cpu / max(1, len(latencies)),
+    }
+
+
+async def cross_node_visibility(nodes: int, samples: int, rng: random.Random) -> dict[str, float]:
+    root = Path(tempfile.mkdtemp(prefix="qroc-bench-api-mesh-"))
+    cluster = Cluster(root, nodes)
+    delays: list[float] = []
+    try:
+        async with trio.open_nursery() as nursery:
+            await cluster.start(nursery)
+            await trio.sleep(2)  # gossipsub mesh formation (heartbeat 1 s)
+            apis = [n.client() for n in cluster.nodes]
+            for _ in range(samples):
+                a, c = rng.sample(range(nodes), 2)
+                created = await apis[a].post("/v1/incidents", json=INCIDENT)
+                acked = time.perf_counter()
+                path = f"/v1/incidents/{created.json()['id']}"
+                with trio.fail_after(60):
+                    while (await apis[c].get(path)).status_code != 200:
+                        await trio.sleep(0.002)
+                delays.append((time.perf_counter() - acked) * 1000)
+            for api in apis:
+                await api.aclose()
+            nursery.cancel_scope.cancel()
+    finally:
+        cluster.stop()
+    return {
+        "nodes": nodes,
+        "samples": samples,
+        "visible_p50_ms": percentile(delays, 50),
+        "visible_p99_ms": percentile(delays, 99),
+        "visible_max_ms": max(delays),
+    }
+
+
+async def main_async(args: Any) -> dict[str, Any]:
+    report: dict[str, Any] = {"sustained_posts": []}
+    for clients in args.clients:
+        report["sustained_posts"].append(await sustained_posts(clients, args.seconds))
+    report["create_on_a_visible_on_c"] = await cross_node_visibility(args.nodes, args.samples, random.Random(args.seed))
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=lambda s: [int(x) for x in s.split(",")], default=[1, 4, 16])
+    parser.add_argument("--nodes", type=int, default=11)
+    parser.add_argument("--samples", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", help="also write the report here")
+    args = parser.parse_args()
+    report = trio.run(main_async, args)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
