@@ -5,63 +5,30 @@ unreadable key, a port in use) ends in one line on stderr and a non-zero exit.
 """
 
 import json
-import os
 import signal
 import socket
-import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 import trio
 
-from protocol.errors import InvalidField
 from protocol.roster import Member
 
 from . import __version__, logs, systemd
-from .config import Config, ConfigError
+from .cli_common import DATA_DIR, default_data_dir, guarded
+from .cli_media import media
+from .config import Config
 from .datadir import DataDir, DataDirError
-from .store import StoreError
-
-EXIT_FAILURE = 1
-
-
-def default_data_dir() -> Path:
-    if "QROC_DATA_DIR" in os.environ:
-        return Path(os.environ["QROC_DATA_DIR"])
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "qroc-mesh"
-
-
-def fail(message: str) -> None:
-    click.echo(f"qroc: error: {message}", err=True)
-    sys.exit(EXIT_FAILURE)
-
-
-def guarded(action: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn every expected failure into one line and exit 1."""
-
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return action(*args, **kwargs)
-        except (DataDirError, ConfigError, StoreError, InvalidField) as exc:
-            fail(str(exc))
-        except OSError as exc:
-            fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}")
-
-    run.__name__ = action.__name__
-    run.__doc__ = action.__doc__
-    return run
-
-
-DATA_DIR = click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="qroc")
 def main() -> None:
     """QROC Mesh: incident records and media shared between Operational Centres."""
+
+
+main.add_command(media)
 
 
 @main.command()

@@ -116,7 +116,10 @@ class LinkEmulator:
                     jitter = self.rng.uniform(0, link.shape.jitter_ms) if link.shape.jitter_ms else 0.0
                     # TCP keeps order: a chunk is never due before the one ahead of it.
                     last_due = max(last_due, trio.current_time() + (link.shape.delay_ms + jitter) / 1000)
-                    await send.send((last_due, data))
+                    try:
+                        await send.send((last_due, data))
+                    except trio.BrokenResourceError:
+                        return  # the writer stopped: the other end is gone
 
         async def write() -> None:
             async with receive:
@@ -125,6 +128,7 @@ class LinkEmulator:
                     try:
                         await sink.send_all(data)
                     except (trio.BrokenResourceError, trio.ClosedResourceError):
+                        done.cancel()
                         return
                     if forward:
                         link.bytes_forward += len(data)

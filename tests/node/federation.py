@@ -8,13 +8,25 @@ import trio
 
 from node.datadir import DataDir
 from node.node import Node
-from simulations.federation import direct, make_datadirs, plan_nodes
+from simulations.federation import Cluster, direct, make_datadirs, plan_nodes
 
 
 def federation(root: Path, n: int, links: dict[int, list[int]] | None = None, **options: object) -> list[DataDir]:
     """n data dirs on loopback; with `links`, node i has dial addresses only for links[i]."""
     plans = plan_nodes(n)
     return make_datadirs(root, plans, direct(plans, links), sync_interval_s=1.0, log_format="text", **options)
+
+
+@asynccontextmanager
+async def emulated(root: Path, n: int, **options: object) -> AsyncIterator[Cluster]:
+    """n data dirs whose links all run through a link emulator running in this trio run."""
+    cluster = Cluster(root, n, sync_interval_s=1.0, log_format="text", **options)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(cluster.links.run)
+        try:
+            yield cluster
+        finally:
+            nursery.cancel_scope.cancel()
 
 
 @asynccontextmanager

@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import httpx
+
 from node.datadir import DataDir
 from node.node import Node
 from simulations.federation import free_port
@@ -161,3 +163,37 @@ def test_run_without_a_data_dir_creates_one_on_embedded_defaults(tmp_path):
     finally:
         node.send_signal(signal.SIGINT)
         assert node.wait(timeout=10) == 0
+
+
+def test_media_put_and_get_through_a_running_node(tmp_path):
+    (datadir,) = federation(tmp_path, 1)
+    photo = tmp_path / "suspect.jpg"
+    photo.write_bytes(os.urandom(2_500_000))
+    assert "cannot reach the node" in error_of(qroc("media", "put", str(datadir.path), "0" * 64, str(photo)))
+    node = subprocess.Popen([*QROC, "run", str(datadir.path)], stderr=subprocess.PIPE, text=True)
+    try:
+        assert node.stderr is not None
+        for line in node.stderr:
+            if "up: peer id" in line:
+                break
+        config = datadir.config()
+        api = httpx.Client(
+            base_url=f"http://{config.api_host}:{config.api_port}",
+            headers={"Authorization": f"Bearer {datadir.token()}"},
+        )
+        incident = api.post(
+            "/v1/incidents", json={"title": "Suspect photo", "category": "manhunt", "severity": "high"}
+        ).json()["id"]
+        put = qroc("media", "put", str(datadir.path), incident, str(photo))
+        assert put.returncode == 0, put.stderr
+        item = json.loads(put.stdout)
+        assert item["mime"] == "image/jpeg" and item["name"] == "suspect.jpg" and item["size"] == 2_500_000
+        out = tmp_path / "copy.jpg"
+        got = qroc("media", "get", str(datadir.path), item["id"], str(out))
+        assert got.returncode == 0, got.stderr
+        assert out.read_bytes() == photo.read_bytes()
+        assert "no incident" in error_of(qroc("media", "put", str(datadir.path), "0" * 64, str(photo)))
+        assert "no media" in error_of(qroc("media", "get", str(datadir.path), "0" * 64, str(out)))
+    finally:
+        node.send_signal(signal.SIGTERM)
+        node.wait(timeout=10)
