@@ -5,6 +5,7 @@ error. Every route but GET /v1/health needs `Authorization: Bearer <DATA_DIR/api
 """
 
 import hmac
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +25,8 @@ from protocol import limits
 from . import __version__
 from .api_models import Error, Health, NodeInfo, Peer, PeerList, SyncPeer, SyncStatus
 from .views import author, rfc3339
+
+log = logging.getLogger("qroc.api")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Error, "description": meaning}
@@ -130,6 +133,11 @@ def create_app(node: Any) -> FastAPI:
         if exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return error_response(exc.status_code, code, str(exc.detail), headers)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.error("API request failed", exc_info=exc, extra={"method": request.method, "path": request.url.path})
+        return error_response(500, "internal", "the node failed to handle this request; see its log")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -84,7 +84,7 @@ async def create_incident(payload: IncidentCreate, request: Request) -> dict[str
         location=_location(payload.location),
     )
     entry = _write(node, Open(registers, tuple(payload.tags)), payload.exercise)
-    return node.store.incident(entry.id)  # type: ignore[no-any-return]
+    return node.incident_view(entry.id)  # type: ignore[no-any-return]
 
 
 def _since(value: str | None) -> int:
@@ -128,16 +128,14 @@ async def list_incidents(
         updated_since_hlc=_since(updated_since),
     )
     page = rows[:limit]
-    more = len(rows) > limit
-    return {
-        "incidents": [view for _, _, view in page],
-        "next_cursor": f"{page[-1][0]}-{page[-1][1].hex()}" if more else None,
-    }
+    views = [_node(request).incident_view(incident) for _, incident in page]
+    cursor_out = f"{page[-1][0]}-{page[-1][1].hex()}" if len(rows) > limit else None
+    return {"incidents": [v for v in views if v is not None], "next_cursor": cursor_out}
 
 
 @router.get("/v1/incidents/{incident_id}", response_model=Incident)
 async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
-    view = _node(request).store.incident(_incident_id(incident_id))
+    view = _node(request).incident_view(_incident_id(incident_id))
     if view is None:
         raise ApiError(404, "not_found", f"no incident {incident_id}")
     return view  # type: ignore[no-any-return]
@@ -165,7 +163,7 @@ async def patch_incident(incident_id: str, payload: IncidentPatch, request: Requ
     removes = tuple((tag, tuple(ids)) for tag, ids in live.items() if tag not in wanted)
     if registers.items() or adds or removes:
         _write(node, Update(incident, registers, adds, removes), state.opening.exercise)
-    return node.store.incident(incident)  # type: ignore[no-any-return]
+    return node.incident_view(incident)  # type: ignore[no-any-return]
 
 
 @router.post("/v1/incidents/{incident_id}/comments", status_code=201, response_model=CommentOut)
@@ -184,7 +182,7 @@ async def add_comment(incident_id: str, payload: CommentCreate, request: Request
 
 def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any]:
     entry = decode(envelope, node.roster, verify=False)
-    view = node.store.incident(entry.incident)
+    view = node.incident_view(entry.incident)
     data = {
         "entry": {
             "id": entry.id.hex(),

@@ -42,7 +42,7 @@ class MediaService:
     def __init__(self, node: Any) -> None:
         self.node = node
         self.chunks = ChunkStore(node.datadir.chunks_path)
-        self.planner = FetchPlanner(self.chunks.has, self._author_peer)
+        self.planner = FetchPlanner(self.chunks.has, self._author_peer, node.identity.public_key)
         self.sources: dict[bytes, set[str]] = {}
         self._wake = trio.Event()
         self._serving: dict[str, int] = {}

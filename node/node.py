@@ -34,7 +34,7 @@ from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, tcp_endp
 from .metrics import Metrics
 from .store import Store
 from .syncer import PROTOCOL_ID, SessionEnded, close_quietly, run_session
-from .views import incident_json
+from .views import incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")
 
@@ -76,13 +76,14 @@ class Node:
     def _load_replica(self) -> Replica:
         replica = Replica(self.store, self.roster, self.identity, self.store.hlc())
         replica.restore(self.store.chained(), self.store.proofs())
-        self.store.put_incidents(
-            [
-                (i, s.view()["updated_hlc"], incident_json(s, self.roster))
-                for i, s in replica.visible_incidents().items()
-            ]
-        )
+        visible = replica.visible_incidents().items()
+        self.store.put_incidents([(i, s.view()["updated_hlc"], incident_summary(s, self.roster)) for i, s in visible])
         return replica
+
+    def incident_view(self, incident: bytes) -> dict[str, Any] | None:
+        """The incident with its comments and media, or None if unknown or not opened."""
+        state = self.replica.incidents.get(incident)
+        return incident_json(state, self.roster) if state is not None and state.visible else None
 
     async def wait_changed(self) -> None:
         """Return at the next stored entry (for live events)."""
@@ -108,7 +109,7 @@ class Node:
             for incident in applied.incidents:
                 state = self.replica.incidents.get(incident)
                 if state is not None and state.visible:
-                    views.append((incident, state.view()["updated_hlc"], incident_json(state, self.roster)))
+                    views.append((incident, state.view()["updated_hlc"], incident_summary(state, self.roster)))
                 else:
                     gone.append(incident)
             self.store.put_incidents(views)

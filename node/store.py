@@ -162,10 +162,6 @@ class Store:
         with _Transaction(self.views):
             self.views.executemany("DELETE FROM incidents WHERE id = ?", [(i,) for i in ids])
 
-    def incident(self, incident_id: bytes) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT view FROM incidents WHERE id = ?", (incident_id,)).fetchone()
-        return None if row is None else json.loads(row[0])
-
     def incidents(
         self,
         limit: int,
@@ -174,8 +170,8 @@ class Store:
         category: str | None = None,
         exercise: bool | str | None = None,
         updated_since_hlc: int = 0,
-    ) -> list[tuple[int, bytes, dict[str, Any]]]:
-        """Newest first: (updated_hlc, id, view); `cursor` is the last row of the previous page."""
+    ) -> list[tuple[int, bytes]]:
+        """Newest first: (updated_hlc, id); `cursor` is the last row of the previous page."""
         where, args = ["updated_hlc >= ?"], [updated_since_hlc]
         if cursor is not None:
             where.append("(updated_hlc, id) < (?, ?)")
@@ -190,11 +186,11 @@ class Store:
             where.append("json_extract(view, '$.exercise') = ?")
             args.append(exercise)
         rows = self.db.execute(
-            f"SELECT updated_hlc, id, view FROM incidents WHERE {' AND '.join(where)}"
+            f"SELECT updated_hlc, id FROM incidents WHERE {' AND '.join(where)}"
             " ORDER BY updated_hlc DESC, id DESC LIMIT ?",
             [*args, limit],
         )
-        return [(hlc, i, json.loads(view)) for hlc, i, view in rows]
+        return rows.fetchall()
 
     def counts(self) -> dict[str, int]:
         entries = self.db.execute("SELECT count(*) FROM entries WHERE chained = 1").fetchone()[0]

@@ -36,7 +36,9 @@ def media_json(entry: Entry) -> dict[str, Any]:
     }
 
 
-def incident_json(state: IncidentState, roster: Roster) -> dict[str, Any]:
+def incident_summary(state: IncidentState, roster: Roster) -> dict[str, Any]:
+    """The incident without its comments and media: what the store keeps for filtering and
+    ordering, rewritten on every entry (so it must not grow with the comment count)."""
     view = state.view()
     return {
         "id": view["id"],
@@ -51,6 +53,14 @@ def incident_json(state: IncidentState, roster: Roster) -> dict[str, Any]:
         "created_at": rfc3339(view["created_at_ms"]),
         "updated_at": rfc3339(view["updated_at_ms"]),
         "author": author(roster, view["author"]),
+    }
+
+
+def incident_json(state: IncidentState, roster: Roster) -> dict[str, Any]:
+    """The whole incident as the API serves it."""
+    view = state.view()
+    return {
+        **incident_summary(state, roster),
         "comments": [
             {
                 "id": c.id.hex(),

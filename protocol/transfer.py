@@ -11,7 +11,8 @@ Messages on `/qroc/chunks/1` (each framed like sync: 4-byte length, then CBOR):
 
 The planner decides which chunk to ask of which peer, in this order of priority:
 higher-severity incidents first, then smaller items, then older manifests; within an
-item, the lowest chunk not held and not in flight. A peer is asked only for chunks it is
+item, the next chunk not held and not in flight, walking from a starting point of our
+own (so that several nodes fetching one item hold different chunks and swarm). A peer is asked only for chunks it is
 known to hold (the manifest's author holds all); a peer that served a bad chunk is left
 alone for bad_peer_penalty_ms. It never reads a clock: `now_ms` comes in.
 """
@@ -24,6 +25,7 @@ from . import cbor, limits
 from .body import Media
 from .entry import Entry
 from .errors import InvalidField, Malformed
+from .identity import hash32
 from .schema import Fields
 
 OP_HAVE = 1
@@ -85,17 +87,21 @@ class Item:
     author: bytes
     media: Media
     priority: tuple[int, int, int]  # smaller first: (-severity, size, hlc)
+    order: list[int]  # the order in which we fetch this item's chunks
     haves: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # peer -> (bitmap, when)
     in_flight: dict[int, tuple[str, int]] = field(default_factory=dict)  # index -> (peer, since)
 
 
 class FetchPlanner:
     """What to fetch next from whom. `held(hash)` says which chunks we already store;
-    `author_peer(public key)` maps a manifest's author to its peer id."""
+    `author_peer(public key)` maps a manifest's author to its peer id. `salt` (our own
+    public key) makes each node walk an item's chunks from its own starting point, so
+    that nodes fetching the same item hold different chunks and can serve each other."""
 
-    def __init__(self, held: Callable[[bytes], bool], author_peer: Callable[[bytes], str | None]) -> None:
+    def __init__(self, held: Callable[[bytes], bool], author_peer: Callable[[bytes], str | None], salt: bytes) -> None:
         self.held = held
         self.author_peer = author_peer
+        self.salt = salt
         self.items: dict[bytes, Item] = {}
         self.bad_until: dict[str, int] = {}
 
@@ -107,7 +113,9 @@ class FetchPlanner:
             return True
         if len(self.items) >= limits.fetches_max:
             return False
-        self.items[manifest.id] = Item(manifest.id, manifest.author, media, (-severity, media.size, manifest.hlc))
+        start = int.from_bytes(hash32(self.salt + manifest.id)[:4], "big") % len(media.chunks)
+        order = [*range(start, len(media.chunks)), *range(start)]
+        self.items[manifest.id] = Item(manifest.id, manifest.author, media, (-severity, media.size, manifest.hlc), order)
         return True
 
     def complete(self, manifest_id: bytes, media: Media) -> bool:
@@ -134,7 +142,8 @@ class FetchPlanner:
         stale = None
         for item in sorted(self.items.values(), key=lambda i: i.priority):
             self._expire(item, now_ms)
-            for index, chunk_hash in enumerate(item.media.chunks):
+            for index in item.order:
+                chunk_hash = item.media.chunks[index]
                 if index in item.in_flight or self.held(chunk_hash):
                     continue
                 if self._peer_has(item, peer, index):

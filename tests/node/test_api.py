@@ -197,13 +197,13 @@ async def test_across_three_nodes_state_converges(tmp_path):
                 while not await on_c():
                     await trio.sleep(0.05)
             assert (await api_c.get(path)).json() == created
-            await wait_until(lambda: b.store.incident(bytes.fromhex(created["id"])) is not None)
+            await wait_until(lambda: b.incident_view(bytes.fromhex(created["id"])) is not None)
             await api_b.patch(path, json={"status": "monitoring"})
             await api_c.patch(path, json={"status": "resolved"})
             ids = [bytes.fromhex(created["id"])]
 
             def converged():
-                views = [n.store.incident(ids[0]) for n in (a, b, c)]
+                views = [n.incident_view(ids[0]) for n in (a, b, c)]
                 return (
                     views[0]["updated_at"] != created["updated_at"]
                     and views[0] == views[1] == views[2]
@@ -220,7 +220,7 @@ async def test_an_event_stream_on_b_sees_a_comment_written_on_a(tmp_path):
         await wait_until(lambda: a.writable and b.writable, timeout_s=15)
         async with client(a) as api_a, client(b) as api_b:
             incident = (await api_a.post("/v1/incidents", json=INCIDENT)).json()["id"]
-            await wait_until(lambda: b.store.incident(bytes.fromhex(incident)) is not None)
+            await wait_until(lambda: b.incident_view(bytes.fromhex(incident)) is not None)
             async with api_b.stream("GET", "/v1/events") as stream:
                 await api_a.post(f"/v1/incidents/{incident}/comments", json={"text": "Suspects crossed at Hrensko"})
                 event = await next_event(stream)

@@ -33,7 +33,7 @@ async def test_an_entry_written_on_one_of_five_nodes_in_a_partial_mesh_reaches_a
         started = trio.current_time()
         await wait_until(lambda: all(holds(n, [entry.id]) for n in nodes), timeout_s=2)
         assert trio.current_time() - started < 2
-        assert all(n.store.incident(entry.id)["title"] == open_body().registers.title for n in nodes)
+        assert all(n.incident_view(entry.id)["title"] == open_body().registers.title for n in nodes)
 
 
 async def test_sync_alone_brings_every_entry_everywhere_when_gossip_is_off(tmp_path):
@@ -44,7 +44,7 @@ async def test_sync_alone_brings_every_entry_everywhere_when_gossip_is_off(tmp_p
         written = [opening.id] + [nodes[i % 3].write(Comment(opening.id, f"report {i}")).id for i in range(60)]
         await wait_until(lambda: all(holds(n, written) for n in nodes), timeout_s=15)
         assert all(n.metrics.gossip_published._value.get() == 0 for n in nodes)
-        views = [n.store.incident(opening.id) for n in nodes]
+        views = [n.incident_view(opening.id) for n in nodes]
         assert views[0] == views[1] == views[2]
         assert len(views[0]["comments"]) == 60
 
@@ -60,7 +60,7 @@ async def test_a_node_stopped_while_others_write_500_entries_catches_up_after_re
         await wait_until(lambda: holds(a, written) and holds(b, written), timeout_s=20)
         async with running(dirs[2:]) as (c,):
             await wait_until(lambda: holds(c, written), timeout_s=20)
-            assert c.store.incident(opening.id) == a.store.incident(opening.id)
+            assert c.incident_view(opening.id) == a.incident_view(opening.id)
 
 
 async def test_a_new_member_starting_late_catches_up_completely(tmp_path):
@@ -72,7 +72,7 @@ async def test_a_new_member_starting_late_catches_up_completely(tmp_path):
         async with running(dirs[2:]) as (newcomer,):
             await wait_until(lambda: holds(newcomer, written), timeout_s=10)
             await wait_until(lambda: newcomer.writable)
-            assert newcomer.store.incident(opening.id) == b.store.incident(opening.id)
+            assert newcomer.incident_view(opening.id) == b.incident_view(opening.id)
 
 
 async def test_a_node_restored_from_an_empty_disk_catches_up_from_one_peer(tmp_path):
