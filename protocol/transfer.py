@@ -115,7 +115,8 @@ class FetchPlanner:
             return False
         start = int.from_bytes(hash32(self.salt + manifest.id)[:4], "big") % len(media.chunks)
         order = [*range(start, len(media.chunks)), *range(start)]
-        self.items[manifest.id] = Item(manifest.id, manifest.author, media, (-severity, media.size, manifest.hlc), order)
+        priority = (-severity, media.size, manifest.hlc)
+        self.items[manifest.id] = Item(manifest.id, manifest.author, media, priority, order)
         return True
 
     def complete(self, manifest_id: bytes, media: Media) -> bool:
