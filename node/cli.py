@@ -18,6 +18,7 @@ from protocol.roster import Member
 from . import __version__, logs, systemd
 from .cli_common import DATA_DIR, default_data_dir, guarded
 from .cli_media import media
+from .cli_sim import sim
 from .config import Config
 from .datadir import DataDir, DataDirError
 
@@ -29,6 +30,7 @@ def main() -> None:
 
 
 main.add_command(media)
+main.add_command(sim)
 
 
 @main.command()
@@ -107,8 +109,9 @@ def run(data_dir: Path | None) -> None:
             f"qroc: created {datadir.path} with a new identity (country EU; edit config.toml to set yours)", err=True
         )
     config = datadir.config()
-    logs.configure(config.log_level, config.log_format)
-    from .node import Node  # imports libp2p: only when running
+    from .node import Node  # imports libp2p (which sets up its own logging): only to run
+
+    logs.configure(config.log_level, config.log_format)  # after that import, to tame it
 
     node = Node(datadir, config)
     try:

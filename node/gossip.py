@@ -11,6 +11,7 @@ its author already, and the libp2p signature plus peer record more than doubles 
 small message.
 """
 
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -58,9 +59,24 @@ class Gossip:
             spam_protection_enabled=False,
         )
         self.pubsub = Pubsub(host, self.router, strict_signing=False, msg_id_constructor=_message_id)
+        # py-libp2p lets an exception from reading a peer's pubsub stream (e.g. an RPC that
+        # does not parse) escape into the host's nursery and stop the whole node. Wrap its
+        # handler: a broken stream from one peer is dropped, counted and logged.
+        for protocol in PROTOCOLS:
+            host.set_stream_handler(protocol, self._guarded_stream_handler)
         self._validate = validate
         self._send, self._queue = trio.open_memory_channel[bytes](limits.publish_queue_max)
         self.dropped_publishes = 0
+        self.broken_streams = 0
+
+    async def _guarded_stream_handler(self, stream: Any) -> None:
+        try:
+            await self.pubsub.stream_handler(stream)
+        except Exception as exc:
+            self.broken_streams += 1
+            log.warning("dropped a broken gossip stream", extra={"error": repr(exc)[:200]})
+            with contextlib.suppress(Exception):
+                await stream.reset()
 
     async def _validator(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
         if len(message.data) > limits.entry_bytes_max:

@@ -213,14 +213,18 @@ class SessionStats:
         return self.messages / 2
 
 
-def run_session(a: Replica, b: Replica, now_ms: int, messages_max: int = 10_000) -> SessionStats:
+def run_session(
+    a: Replica, b: Replica, now_ms: int, messages_max: int = 10_000, b_now_ms: int | None = None
+) -> SessionStats:
     """Drive one sync session between two in-memory replicas (tests and the simulator).
 
     Strict alternation, A first; it ends when A sent `{}` and then received `{}`, exactly
-    as the node's stream handler does over a real connection.
+    as the node's stream handler does over a real connection. `b_now_ms` is B's clock
+    when it differs from A's (clock skew).
     """
     states = (SyncState(), SyncState())
     replicas = (a, b)
+    clocks = (now_ms, now_ms if b_now_ms is None else b_now_ms)
     stats = SessionStats()
     turn = 0
     sent_empty = [False, False]
@@ -230,7 +234,7 @@ def run_session(a: Replica, b: Replica, now_ms: int, messages_max: int = 10_000)
         sent_empty[me] = data == EMPTY
         stats.messages += 1
         stats.bytes += len(data)
-        receive_message(replicas[peer], states[peer], data, now_ms)
+        receive_message(replicas[peer], states[peer], data, clocks[peer])
         if sent_empty[me] and states[me].peer_quiet and stats.messages > 1:
             return stats
         turn += 1

@@ -136,3 +136,15 @@ def open_body_entry_with_bad_signature(node: Node) -> bytes:
     envelope = bytearray(node.replica.write(open_body(), node.now_ms()).signed)
     envelope[-1] ^= 1
     return bytes(envelope)
+
+
+async def test_a_gossip_stream_that_does_not_parse_is_dropped_and_the_node_keeps_running(tmp_path):
+    from libp2p.peer.id import ID
+
+    async with running(federation(tmp_path, 2)) as (a, b):
+        await writable([a, b])
+        stream = await a.host.new_stream(ID.from_base58(b.peer_id), ["/meshsub/1.1.0"])
+        await stream.write(bytes([20]) + b"\xff" * 20)  # a length prefix, then no protobuf
+        await wait_until(lambda: b.gossip.broken_streams >= 1)
+        opening = a.write(open_body())
+        await wait_until(lambda: holds(b, [opening.id]))

@@ -1,0 +1,319 @@
+"""Deterministic simulator of the protocol core: many replicas in virtual time.
+
+    python -m simulations.vopr --seed N [--replicas 20] [--minutes 5]   (or: qroc sim vopr)
+
+Everything comes from one seed: writes, gossip with drops, duplicates and reordering
+(random delays), partitions, crashes (a replica loses everything but its durable store
+and restarts later), and per-replica clock skew. After the fault phase every fault is
+healed and the run continues, without writes, until all replicas converge. Then it
+checks the nothing-lost rule: every acknowledged entry is on every replica, exactly once,
+and every replica has the same heads and the same incident states. A failure prints the
+seed; the same seed replays the same trace exactly (no wall clock, no real randomness,
+no iteration over hash-ordered sets decides anything).
+"""
+
+import argparse
+import hashlib
+import heapq
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol import limits
+from protocol.body import Category, Comment, Open, Registers, Severity, Status, Update
+from protocol.errors import ClockSkew
+from protocol.identity import Identity
+from protocol.log import Status as LogStatus
+from protocol.memory_store import MemoryStore
+from protocol.replica import Replica
+from protocol.roster import Member, Roster
+from protocol.sync import run_session
+
+EPOCH_MS = 1_767_225_600_000  # 2026-01-01: virtual time starts here
+
+
+@dataclass
+class SimConfig:
+    replicas: int = 20
+    writers: int = 8  # replicas that write; the roster holds these
+    fault_ms: int = 5 * 60_000
+    write_interval_ms: int = 400  # mean gap between writes, federation-wide
+    fanout: int = 4  # gossip: each replica forwards a new entry to this many peers
+    drop: float = 0.1
+    duplicate: float = 0.05
+    delay_ms: tuple[int, int] = (2, 300)  # uniform: reorders messages
+    sync_interval_ms: int = 10_000
+    partition_gap_ms: int = 60_000  # mean time between partitions
+    partition_ms: tuple[int, int] = (5_000, 90_000)
+    crash_gap_ms: int = 30_000  # mean time between crashes
+    down_ms: tuple[int, int] = (1_000, 30_000)
+    skew_ms: int = 120_000  # each replica's clock is off by up to this, either way
+    converge_ms_max: int = 30 * 60_000
+
+
+@dataclass
+class Result:
+    seed: int
+    ok: bool
+    problems: list[str]
+    trace_hash: str
+    events: int
+    entries: int
+    simulated_ms: int
+    converged_after_heal_ms: int | None
+    wall_s: float
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+class Sim:
+    def __init__(self, seed: int, config: SimConfig) -> None:
+        self.seed = seed
+        self.config = config
+        self.rng = random.Random(seed)
+        self.identities = [Identity(self.rng.randbytes(32)) for _ in range(config.writers)]
+        self.roster = Roster(
+            Member(f"Sim OC {i}", "EU", identity.public_key) for i, identity in enumerate(self.identities)
+        )
+        self.stores = [MemoryStore() for _ in range(config.replicas)]
+        self.replicas: list[Replica | None] = [self._boot(i) for i in range(config.replicas)]
+        self.skew = [self.rng.randint(-config.skew_ms, config.skew_ms) for _ in range(config.replicas)]
+        self.group = [0] * config.replicas  # partition group of each replica
+        self.now = 0
+        self.queue: list[tuple[int, int, str, tuple[Any, ...]]] = []
+        self.counter = 0
+        self.trace = hashlib.blake2b(digest_size=16)
+        self.events = 0
+        self.acked: list[bytes] = []
+        self.incidents: list[bytes] = []
+        self.stats = {"delivered": 0, "dropped": 0, "duplicated": 0, "syncs": 0, "crashes": 0, "partitions": 0}
+        self.faults_on = True
+
+    # --- plumbing ---
+
+    def _boot(self, i: int) -> Replica:
+        identity = self.identities[i] if i < self.config.writers else None
+        replica = Replica(self.stores[i], self.roster, identity, self.stores[i].hlc)
+        replica.restore(self.stores[i].all_chained(), list(self.stores[i].proofs.values()))
+        return replica
+
+    def at(self, delay_ms: int, kind: str, *args: Any) -> None:
+        self.counter += 1
+        heapq.heappush(self.queue, (self.now + delay_ms, self.counter, kind, args))
+
+    def clock(self, i: int) -> int:
+        return EPOCH_MS + self.now + self.skew[i]
+
+    def log(self, *words: object) -> None:
+        self.trace.update(" ".join(map(str, (self.now, *words))).encode() + b"\n")
+
+    def reachable(self, a: int, b: int) -> bool:
+        return self.replicas[a] is not None and self.replicas[b] is not None and self.group[a] == self.group[b]
+
+    def peers(self, i: int) -> list[int]:
+        return [j for j in range(self.config.replicas) if j != i]
+
+    # --- events ---
+
+    def ev_write(self) -> None:
+        if self.faults_on:
+            self.at(int(self.rng.expovariate(1 / self.config.write_interval_ms)) + 1, "write")
+        writer = self.rng.randrange(self.config.writers)
+        replica = self.replicas[writer]
+        if replica is None:
+            return
+        n = self.rng.randrange(1000)
+        if not self.incidents or n < 150:
+            body: Any = Open(Registers(title=f"incident {n}", category=Category.CROWD, severity=Severity.HIGH))
+        else:
+            incident = self.incidents[self.rng.randrange(len(self.incidents))]
+            if n < 500:
+                body = Update(incident, Registers(status=list(Status)[n % 4], title=f"update {n}"), (f"t{n % 5}",))
+            else:
+                body = Comment(incident, f"report {n}")
+        entry = replica.write(body, self.clock(writer))
+        if isinstance(body, Open):
+            self.incidents.append(entry.id)
+        self.acked.append(entry.id)
+        self.log("write", writer, entry.id.hex()[:16])
+        self.gossip(writer, entry)
+
+    def gossip(self, src: int, entry: Any) -> None:
+        for dst in self.rng.sample(self.peers(src), min(self.config.fanout, self.config.replicas - 1)):
+            if self.rng.random() < self.config.drop:
+                self.stats["dropped"] += 1
+                continue
+            copies = 2 if self.rng.random() < self.config.duplicate else 1
+            self.stats["duplicated"] += copies - 1
+            for _ in range(copies):
+                self.at(self.rng.randint(*self.config.delay_ms), "deliver", src, dst, entry)
+
+    def ev_deliver(self, src: int, dst: int, entry: Any) -> None:
+        replica = self.replicas[dst]
+        if replica is None or not self.reachable(src, dst):
+            return  # the link was cut while the message was in flight
+        try:
+            applied = replica.receive(entry, self.clock(dst))
+        except ClockSkew:
+            self.log("skew", dst, entry.id.hex()[:16])
+            return
+        self.stats["delivered"] += 1
+        self.log("recv", dst, entry.id.hex()[:16], applied.status.value)
+        if applied.status is LogStatus.APPENDED:
+            self.gossip(dst, entry)
+        elif applied.status is LogStatus.PENDING:
+            self.at(self.rng.randint(*self.config.delay_ms), "sync", dst, src)
+
+    def ev_sync(self, a: int, b: int | None = None) -> None:
+        if b is None:  # periodic: with a random peer
+            self.at(self.config.sync_interval_ms + self.rng.randint(0, 999), "sync", a)
+            b = self.rng.choice(self.peers(a))
+        ra, rb = self.replicas[a], self.replicas[b]
+        if ra is None or rb is None or not self.reachable(a, b):
+            return
+        stats = run_session(ra, rb, self.clock(a), b_now_ms=self.clock(b))
+        self.stats["syncs"] += 1
+        self.log("sync", a, b, stats.messages, stats.bytes)
+
+    def ev_crash(self) -> None:
+        if not self.faults_on:
+            return
+        self.at(int(self.rng.expovariate(1 / self.config.crash_gap_ms)) + 1, "crash")
+        i = self.rng.randrange(self.config.replicas)
+        if self.replicas[i] is not None:
+            self.replicas[i] = None  # in-memory state (pending entries, sync states) is lost
+            self.stats["crashes"] += 1
+            self.log("crash", i)
+            self.at(self.rng.randint(*self.config.down_ms), "restart", i)
+
+    def ev_restart(self, i: int) -> None:
+        if self.replicas[i] is None:
+            self.replicas[i] = self._boot(i)
+            self.log("restart", i)
+
+    def ev_partition(self) -> None:
+        if not self.faults_on:
+            return
+        self.at(int(self.rng.expovariate(1 / self.config.partition_gap_ms)) + 1, "partition")
+        groups = self.rng.randint(2, 3)
+        self.group = [self.rng.randrange(groups) for _ in range(self.config.replicas)]
+        self.stats["partitions"] += 1
+        self.log("partition", self.group)
+        self.at(self.rng.randint(*self.config.partition_ms), "heal_partition", tuple(self.group))
+
+    def ev_heal_partition(self, groups: tuple[int, ...]) -> None:
+        if tuple(self.group) == groups:
+            self.group = [0] * self.config.replicas
+            self.log("heal")
+
+    # --- run and check ---
+
+    def step_until(self, until_ms: int) -> None:
+        while self.queue and self.queue[0][0] <= until_ms:
+            self.now, _, kind, args = heapq.heappop(self.queue)
+            self.events += 1
+            getattr(self, f"ev_{kind}")(*args)
+        self.now = max(self.now, until_ms)
+
+    def converged(self) -> bool:
+        live = [r for r in self.replicas if r is not None]
+        heads = live[0].log.heads()
+        return all(r.log.heads() == heads for r in live[1:])
+
+    def heal_all(self) -> None:
+        self.faults_on = False
+        self.group = [0] * self.config.replicas
+        self.skew = [0] * self.config.replicas
+        for i, replica in enumerate(self.replicas):
+            if replica is None:
+                self.ev_restart(i)
+        self.log("heal all")
+
+    def check(self) -> list[str]:
+        problems = []
+        views = None
+        for i, (replica, store) in enumerate(zip(self.replicas, self.stores, strict=True)):
+            assert replica is not None
+            missing = [e for e in self.acked if e not in store.by_id]
+            if missing:
+                problems.append(f"replica {i} lacks {len(missing)} acknowledged entries")
+            for author, log in store.chained.items():
+                if len({e.id for e in log}) != len(log) or [e.seq for e in log] != list(range(1, len(log) + 1)):
+                    problems.append(f"replica {i}: log of {author.hex()[:8]} has duplicates or gaps")
+            mine = {k: s.view() for k, s in sorted(replica.visible_incidents().items())}
+            if views is None:
+                views = mine
+            elif mine != views:
+                problems.append(f"replica {i}: incident states differ from replica 0")
+            if replica.log.pending_count():
+                problems.append(f"replica {i}: {replica.log.pending_count()} entries still pending")
+        return problems
+
+    def run(self) -> Result:
+        started = time.perf_counter()
+        self.at(1, "write")
+        self.at(self.config.crash_gap_ms, "crash")
+        self.at(self.config.partition_gap_ms, "partition")
+        for i in range(self.config.replicas):
+            self.at(self.rng.randint(0, self.config.sync_interval_ms), "sync", i)
+        self.step_until(self.config.fault_ms)
+        self.heal_all()
+        healed_at = self.now
+        converged_ms = None
+        while self.now - healed_at < self.config.converge_ms_max:
+            self.step_until(self.now + 1000)
+            if self.converged():
+                converged_ms = self.now - healed_at
+                break
+        problems = self.check() if converged_ms is not None else ["did not converge after the final heal"]
+        return Result(
+            seed=self.seed,
+            ok=not problems,
+            problems=problems,
+            trace_hash=self.trace.hexdigest(),
+            events=self.events,
+            entries=len(self.acked),
+            simulated_ms=self.now,
+            converged_after_heal_ms=converged_ms,
+            wall_s=time.perf_counter() - started,
+            stats=self.stats,
+        )
+
+
+def simulate(seed: int, config: SimConfig | None = None) -> Result:
+    assert (config or SimConfig()).writers <= limits.roster_members_max
+    return Sim(seed, config or SimConfig()).run()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="qroc sim vopr", description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=None, help="default: a random seed, printed")
+    parser.add_argument("--seeds", type=int, default=1, help="run this many seeds from --seed on")
+    parser.add_argument("--replicas", type=int, default=20)
+    parser.add_argument("--writers", type=int, default=8)
+    parser.add_argument("--minutes", type=float, default=5.0, help="simulated minutes of faults")
+    args = parser.parse_args(argv)
+    first = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
+    config = SimConfig(
+        replicas=args.replicas, writers=min(args.writers, args.replicas), fault_ms=int(args.minutes * 60_000)
+    )
+    failed = 0
+    for seed in range(first, first + args.seeds):
+        result = simulate(seed, config)
+        verdict = "ok" if result.ok else "FAILED"
+        print(
+            f"seed {seed}: {verdict}; {result.entries} entries, {result.events} events, "
+            f"{result.simulated_ms / 1000:.0f} s simulated in {result.wall_s:.1f} s, "
+            f"converged {result.converged_after_heal_ms} ms after the final heal; trace {result.trace_hash}"
+        )
+        for problem in result.problems:
+            print(f"  {problem}")
+        if not result.ok:
+            failed += 1
+            print(f"  replay with: qroc sim vopr --seed {seed} --replicas {args.replicas} --minutes {args.minutes}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+import pytest
+
+from simulations.vopr import Sim, SimConfig, simulate
+
+SMALL = SimConfig(replicas=12, writers=5, fault_ms=120_000)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5, 42, 2026])
+def test_a_fixed_set_of_seeds_converges_with_nothing_lost(seed):
+    result = simulate(seed, SMALL)
+    assert result.ok, f"seed {seed}: {result.problems}"
+    assert result.entries > 100 and result.stats["crashes"] > 0 and result.stats["partitions"] > 0
+    assert result.stats["dropped"] > 0 and result.stats["duplicated"] > 0
+
+
+def test_the_same_seed_gives_the_same_trace_twice():
+    first, second = simulate(7, SMALL), simulate(7, SMALL)
+    assert first.trace_hash == second.trace_hash and first.events == second.events
+    assert simulate(8, SMALL).trace_hash != first.trace_hash
+
+
+def test_the_checker_catches_a_lost_entry():
+    sim = Sim(3, SMALL)
+    result = sim.run()
+    assert result.ok
+    victim = sim.stores[5]
+    lost = sim.acked[len(sim.acked) // 2]
+    del victim.by_id[lost]
+    assert any("lacks 1 acknowledged" in p for p in sim.check())
