@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import trio
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from protocol import limits
@@ -142,7 +142,10 @@ async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
 
 
 @router.patch("/v1/incidents/{incident_id}", response_model=Incident)
-async def patch_incident(incident_id: str, payload: IncidentPatch, request: Request) -> dict[str, Any]:
+async def patch_incident(
+    incident_id: str, payload: IncidentPatch, request: Request, response: Response
+) -> dict[str, Any]:
+    """Change fields; the new entry's id is in the X-Entry-Id header (absent if nothing changed)."""
     node = _node(request)
     incident = _incident_id(incident_id)
     state = _state(node, incident)
@@ -162,7 +165,8 @@ async def patch_incident(incident_id: str, payload: IncidentPatch, request: Requ
     adds = tuple(sorted(wanted - set(live)))
     removes = tuple((tag, tuple(ids)) for tag, ids in live.items() if tag not in wanted)
     if registers.items() or adds or removes:
-        _write(node, Update(incident, registers, adds, removes), state.opening.exercise)
+        entry = _write(node, Update(incident, registers, adds, removes), state.opening.exercise)
+        response.headers["X-Entry-Id"] = entry.id.hex()
     return node.incident_view(incident)  # type: ignore[no-any-return]
 
 

@@ -35,12 +35,12 @@ class ChunkStore:
     def count(self, hashes: tuple[bytes, ...]) -> int:
         return sum(1 for h in hashes if h in self._held)
 
-    def put(self, chunk_hash: bytes, data: bytes) -> None:
-        """Store a chunk durably; the caller has verified it (asserted here: cheap, and a
-        wrong file would be served to every peer)."""
+    def put(self, chunk_hash: bytes, data: bytes) -> bool:
+        """Store a chunk durably; True if it was new. The caller has verified it (asserted
+        here: cheap, and a wrong file would be served to every peer)."""
         assert hash32(data) == chunk_hash, "chunk does not match its hash"
         if chunk_hash in self._held:
-            return
+            return False
         final = self.path(chunk_hash)
         final.parent.mkdir(exist_ok=True)
         tmp = final.with_name(f".tmp-{final.name}")
@@ -55,6 +55,7 @@ class ChunkStore:
         finally:
             os.close(fd)
         self._held.add(chunk_hash)
+        return True
 
     def get(self, chunk_hash: bytes) -> bytes | None:
         if chunk_hash not in self._held:

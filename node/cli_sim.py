@@ -1,13 +1,40 @@
 """`qroc sim`: resilience testing (the code lives in simulations/)."""
 
 import sys
+from pathlib import Path
 
 import click
+import trio
+
+from .cli_common import fail, guarded
 
 
 @click.group()
 def sim() -> None:
     """Simulate the federation under faults."""
+
+
+@sim.command("run")
+@click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Report directory")
+@click.option("--seed", default=1, show_default=True, help="Seed for media contents and link jitter")
+@guarded
+def run(scenario: Path, out: Path, seed: int) -> None:
+    """Run SCENARIO on real node processes; exit 1 if a check fails."""
+    from simulations.emulate import execute
+    from simulations.scenario import ScenarioError, load
+
+    try:
+        plan = load(scenario)
+    except ScenarioError as exc:
+        fail(str(exc))
+    report = trio.run(execute, plan, out, seed)
+    verdict = "PASS" if report["ok"] else "FAIL"
+    click.echo(f"{verdict}: {plan.name}; report in {out / 'report.md'}")
+    for name, ok in report["checks"].items():
+        if not ok:
+            click.echo(f"  failed: {name}")
+    sys.exit(0 if report["ok"] else 1)
 
 
 @sim.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})

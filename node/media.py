@@ -221,9 +221,9 @@ class MediaService:
             self.node.reject(exc, "chunks", peer)
             self.planner.done(peer, arg, "bad", self.node.now_ms())
             return
-        await trio.to_thread.run_sync(self.chunks.put, arg, chunk)
+        if await trio.to_thread.run_sync(self.chunks.put, arg, chunk):
+            self.node.metrics.chunks_fetched.inc()
         self.sources.setdefault(item.manifest_id, set()).add(peer)
-        self.node.metrics.chunks_fetched.inc()
         for finished in self.planner.done(peer, arg, "ok", self.node.now_ms()):
             log.info("media complete", extra={"media": finished.hex()})
         self._poke()

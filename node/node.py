@@ -37,6 +37,8 @@ from .syncer import PROTOCOL_ID, SessionEnded, close_quietly, run_session
 from .views import incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")
+SYNC_ATTEMPTS = 3
+SYNC_RETRY_S = 1.0
 
 
 class Node:
@@ -47,7 +49,7 @@ class Node:
         self.roster = datadir.roster()
         self.peer_id = self.identity.peer_id
         self.member = datadir.member(self.identity, self.config)
-        self.store = Store(datadir.db_path, self.roster)
+        self.store = Store(datadir.db_path, self.roster, self.identity.public_key)
         self.metrics = Metrics()
         self.replica = self._load_replica()
         self.rng = random.Random()
@@ -185,7 +187,8 @@ class Node:
         self._syncing.add(peer)
         self._nursery.start_soon(self._sync_with, peer)
 
-    async def _session(self, stream: INetStream, peer: str, dialer: bool) -> None:
+    async def _session(self, stream: INetStream, peer: str, dialer: bool) -> bool:
+        """One sync session over `stream`; True if it completed."""
         state = SyncState()
         try:
             await run_session(
@@ -198,6 +201,7 @@ class Node:
             if not self.writable:
                 self.writable = True
                 log.info("caught up with our own log; writes enabled")
+            return True
         except ProtocolError as exc:
             self.reject(exc, "sync", peer)
             self.metrics.sync_sessions.labels("rejected").inc()
@@ -212,6 +216,7 @@ class Node:
             self.metrics.sync_sessions.labels("failed").inc()
         finally:
             await close_quietly(stream)
+        return False
 
     def _sync_now(self) -> int:
         now = self.now_ms()
@@ -225,13 +230,23 @@ class Node:
         self.metrics.sync_lag.labels(peer).set(lag)
 
     async def _sync_with(self, peer: str) -> None:
+        """Sync with `peer`, retrying a failed session a few times while it stays connected:
+        the session that follows a reconnection is the one that repairs a partition."""
         try:
-            with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
-                stream = await self.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
-            await self._session(stream, peer, dialer=True)
-        except Exception as exc:
-            log.debug("cannot open sync stream", extra={"peer": peer, "error": repr(exc)[:200]})
-            self.metrics.sync_sessions.labels("failed").inc()
+            for attempt in range(SYNC_ATTEMPTS):
+                if attempt:
+                    await trio.sleep(SYNC_RETRY_S)
+                if peer not in self.connected:
+                    return
+                try:
+                    with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
+                        stream = await self.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
+                except Exception as exc:  # the connection went away under us
+                    log.debug("cannot open sync stream", extra={"peer": peer, "error": repr(exc)[:200]})
+                    self.metrics.sync_sessions.labels("failed").inc()
+                    continue
+                if await self._session(stream, peer, dialer=True):
+                    return
         finally:
             self._syncing.discard(peer)
 

@@ -157,8 +157,8 @@ async def main_async(args: Any) -> dict:
                     incidents.append((await api.post("/v1/incidents", json=body)).json()["id"])
             await settle(cluster, [bytes.fromhex(i) for i in incidents], timeout_s=30)
             report = {"nodes": args.nodes, "rate_per_s": args.rate, "seconds": args.seconds, "startup_s": setup_s}
-            report["steady"] = await phase(cluster, incidents, args, rng, cut=None)
-            report["one_node_cut"] = await phase(cluster, incidents, args, rng, cut=0)
+            for name in args.phases.split(","):
+                report[name] = await phase(cluster, incidents, args, rng, cut=0 if name == "one_node_cut" else None)
             report["bytes_through_links"] = sum(lk.bytes_forward + lk.bytes_back for lk in cluster.links.links.values())
             nursery.cancel_scope.cancel()
     finally:
@@ -172,6 +172,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--phases", default="steady,one_node_cut", help="which phases, in order")
     parser.add_argument("--json", help="also write the report here")
     args = parser.parse_args()
     report = trio.run(main_async, args)

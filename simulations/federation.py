@@ -60,11 +60,13 @@ class NodePlan:
     api_port: int
 
 
-def plan_nodes(n: int, ports: list[int] | None = None) -> list[NodePlan]:
-    """Names, countries and ports (mesh, API) of n nodes; `ports` gives 2n of them."""
+def plan_nodes(n: int, ports: list[int] | None = None, countries: list[str] | None = None) -> list[NodePlan]:
+    """Names, countries and ports (mesh, API) of n nodes; `ports` gives 2n of them; the OCs
+    are the federation's in order, or those of `countries`."""
     ports = ports or free_ports(2 * n)
-    names = [OCS[i % len(OCS)][0] + ("" if i < len(OCS) else f" {i}") for i in range(n)]
-    return [NodePlan(names[i], OCS[i % len(OCS)][1], ports[2 * i], ports[2 * i + 1]) for i in range(n)]
+    ocs = [next(oc for oc in OCS if oc[1] == c) for c in countries] if countries else OCS
+    names = [ocs[i % len(ocs)][0] + ("" if i < len(ocs) else f" {i}") for i in range(n)]
+    return [NodePlan(names[i], ocs[i % len(ocs)][1], ports[2 * i], ports[2 * i + 1]) for i in range(n)]
 
 
 DialAddr = Callable[[int, int], int | None]
@@ -154,13 +156,21 @@ class Cluster:
     """N node processes; the links of the nodes in `emulated` (default: all) run through
     the link emulator, the others connect directly (the proxies cost CPU on a small box)."""
 
-    def __init__(self, root: Path, n: int, seed: int = 1, emulated: set[int] | None = None, **options: object) -> None:
+    def __init__(
+        self,
+        root: Path,
+        n: int,
+        seed: int = 1,
+        emulated: set[int] | None = None,
+        countries: list[str] | None = None,
+        **options: object,
+    ) -> None:
         import random
 
         from .links import LinkEmulator
 
         ports = free_ports(2 * n + n * (n - 1))
-        self.plans = plan_nodes(n, ports[: 2 * n])
+        self.plans = plan_nodes(n, ports[: 2 * n], countries)
         self.links = LinkEmulator(random.Random(seed))
         proxy_ports = iter(ports[2 * n :])
         for i in range(n):

@@ -63,10 +63,12 @@ class LinkEmulator:
             link.restore() if up else link.cut()
 
     def partition(self, groups: list[set[int]]) -> None:
-        """Cut every link between different groups; restore links inside a group."""
+        """Cut every link between different groups; restore links inside a group. A node in
+        no group is alone."""
         where = {n: g for g, members in enumerate(groups) for n in members}
         for (a, b), link in self.links.items():
-            link.restore() if where.get(a) == where.get(b) else link.cut()
+            together = a in where and b in where and where[a] == where[b]
+            link.restore() if together else link.cut()
 
     def heal(self) -> None:
         for link in self.links.values():

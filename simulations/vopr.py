@@ -51,6 +51,7 @@ class SimConfig:
     down_ms: tuple[int, int] = (1_000, 30_000)
     skew_ms: int = 120_000  # each replica's clock is off by up to this, either way
     converge_ms_max: int = 30 * 60_000
+    split_at_ms: int | None = None  # split the replicas in two halves from then to the end
 
 
 @dataclass
@@ -202,6 +203,12 @@ class Sim:
         self.log("partition", self.group)
         self.at(self.rng.randint(*self.config.partition_ms), "heal_partition", tuple(self.group))
 
+    def ev_split(self) -> None:
+        half = self.config.replicas // 2
+        self.group = [0] * half + [1] * (self.config.replicas - half)
+        self.stats["partitions"] += 1
+        self.log("split")
+
     def ev_heal_partition(self, groups: tuple[int, ...]) -> None:
         if tuple(self.group) == groups:
             self.group = [0] * self.config.replicas
@@ -253,8 +260,12 @@ class Sim:
     def run(self) -> Result:
         started = time.perf_counter()
         self.at(1, "write")
-        self.at(self.config.crash_gap_ms, "crash")
-        self.at(self.config.partition_gap_ms, "partition")
+        if self.config.crash_gap_ms:
+            self.at(self.config.crash_gap_ms, "crash")
+        if self.config.partition_gap_ms:
+            self.at(self.config.partition_gap_ms, "partition")
+        if self.config.split_at_ms is not None:
+            self.at(self.config.split_at_ms, "split")
         for i in range(self.config.replicas):
             self.at(self.rng.randint(0, self.config.sync_interval_ms), "sync", i)
         self.step_until(self.config.fault_ms)
