@@ -8,7 +8,7 @@ import hmac
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import trio
@@ -21,6 +21,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
 
 from protocol import limits
+from protocol.roster import Member
+from protocol.sync import entries_beyond
 
 from . import __version__
 from .api_models import Error, Health, NodeInfo, Peer, PeerList, SyncPeer, SyncStatus
@@ -179,37 +181,37 @@ def create_app(node: Any) -> FastAPI:
             "pending_entries": node.replica.log.pending_count(),
         }
 
-    def lacking(theirs: dict[bytes, tuple[int, bytes]] | None) -> tuple[dict[str, int], dict[str, int]] | None:
-        if theirs is None:
-            return None
+    def others() -> Iterator[tuple[Member, tuple[dict[str, int], dict[str, int]] | None]]:
+        """Each other member, with (what we lack, what it lacks) as of our last sync with it."""
         ours = node.replica.log.heads()
-        we_lack = {
-            a.hex(): s - ours.get(a, (0, b""))[0] for a, (s, _) in theirs.items() if s > ours.get(a, (0, b""))[0]
-        }
-        they_lack = {
-            a.hex(): s - theirs.get(a, (0, b""))[0] for a, (s, _) in ours.items() if s > theirs.get(a, (0, b""))[0]
-        }
-        return we_lack, they_lack
+        for member in node.roster:
+            if member.peer_id == node.peer_id:
+                continue
+            theirs = node.peer_heads.get(member.peer_id)
+            if theirs is None:
+                yield member, None
+            else:
+                hexed = [
+                    {a.hex(): n for a, n in d.items()}
+                    for d in (entries_beyond(theirs, ours), entries_beyond(ours, theirs))
+                ]
+                yield member, (hexed[0], hexed[1])
 
     @app.get("/v1/peers", response_model=PeerList, dependencies=guard, tags=["mesh"])
     async def peers() -> dict[str, Any]:
         seen = node.store.peers_seen()
-        out = []
-        for member in node.roster:
-            if member.peer_id == node.peer_id:
-                continue
-            diff = lacking(node.peer_heads.get(member.peer_id))
-            out.append(
-                Peer(
-                    name=member.name,
-                    country=member.country,
-                    peer_id=member.peer_id,
-                    connected=member.peer_id in node.connected,
-                    last_seen=rfc3339(seen[member.peer_id]) if member.peer_id in seen else None,
-                    behind=None if diff is None else sum(diff[1].values()),
-                    ahead=None if diff is None else sum(diff[0].values()),
-                )
+        out = [
+            Peer(
+                name=member.name,
+                country=member.country,
+                peer_id=member.peer_id,
+                connected=member.peer_id in node.connected,
+                last_seen=rfc3339(seen[member.peer_id]) if member.peer_id in seen else None,
+                behind=None if diff is None else sum(diff[1].values()),
+                ahead=None if diff is None else sum(diff[0].values()),
             )
+            for member, diff in others()
+        ]
         return {"peers": out}
 
     @app.get("/v1/sync", response_model=SyncStatus, dependencies=guard, tags=["mesh"])
@@ -218,20 +220,16 @@ def create_app(node: Any) -> FastAPI:
             {"author": author(node.roster, a), "seq": seq, "id": i.hex(), "fork_seq": node.replica.log.fork_seq(a)}
             for a, (seq, i) in sorted(node.replica.log.heads().items())
         ]
-        peers_out = []
-        for member in node.roster:
-            if member.peer_id == node.peer_id:
-                continue
-            diff = lacking(node.peer_heads.get(member.peer_id))
-            peers_out.append(
-                SyncPeer(
-                    peer_id=member.peer_id,
-                    name=member.name,
-                    connected=member.peer_id in node.connected,
-                    we_lack=None if diff is None else diff[0],
-                    they_lack=None if diff is None else diff[1],
-                )
+        peers_out = [
+            SyncPeer(
+                peer_id=member.peer_id,
+                name=member.name,
+                connected=member.peer_id in node.connected,
+                we_lack=None if diff is None else diff[0],
+                they_lack=None if diff is None else diff[1],
             )
+            for member, diff in others()
+        ]
         return {"heads": heads, "pending_entries": node.replica.log.pending_count(), "peers": peers_out}
 
     @app.get("/metrics", dependencies=guard, tags=["node"], response_class=Response)

@@ -1,15 +1,16 @@
 """Content-addressed chunk files: DATA_DIR/chunks/ab/<hash hex>.
 
 A chunk is written to a temporary name, fsynced, renamed into place and its directory
-fsynced, so after a crash a chunk file is either absent or whole. Writers verify the hash
+fsynced (datadir.write_atomically), so after a crash a chunk file is absent or whole. Writers verify the hash
 before storing; readers trust the file name (the receiving side verifies again: end to
 end). The set of held hashes is kept in memory, loaded once at start-up.
 """
 
-import os
 from pathlib import Path
 
 from protocol.identity import hash32
+
+from .datadir import write_atomically
 
 
 class ChunkStore:
@@ -22,7 +23,7 @@ class ChunkStore:
                 for f in sub.iterdir():
                     if len(f.name) == 64 and not f.name.startswith("."):
                         self._held.add(bytes.fromhex(f.name))
-                    elif f.name.startswith(".tmp-"):
+                    elif f.name.endswith(".tmp"):
                         f.unlink(missing_ok=True)  # a write interrupted by a crash
 
     def path(self, chunk_hash: bytes) -> Path:
@@ -43,17 +44,7 @@ class ChunkStore:
             return False
         final = self.path(chunk_hash)
         final.parent.mkdir(exist_ok=True)
-        tmp = final.with_name(f".tmp-{final.name}")
-        with open(tmp, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, final)
-        fd = os.open(final.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        write_atomically(final, data)
         self._held.add(chunk_hash)
         return True
 

@@ -21,7 +21,7 @@ from protocol.entry import Entry, decode
 from protocol.errors import ProtocolError
 from protocol.log import Status
 from protocol.replica import Applied, Replica
-from protocol.sync import Received, SyncState
+from protocol.sync import Received, SyncState, entries_beyond
 
 from .api import serve_api
 from .config import Config
@@ -224,9 +224,7 @@ class Node:
         return now
 
     def _update_lag(self, peer: str) -> None:
-        theirs = self.peer_heads.get(peer, {})
-        ours = self.replica.log.heads()
-        lag = sum(max(0, seq - ours.get(a, (0, b""))[0]) for a, (seq, _) in theirs.items())
+        lag = sum(entries_beyond(self.peer_heads.get(peer, {}), self.replica.log.heads()).values())
         self.metrics.sync_lag.labels(peer).set(lag)
 
     async def _sync_with(self, peer: str) -> None:

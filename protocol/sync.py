@@ -59,6 +59,11 @@ class SyncMessage:
         return self.heads is None and not (self.entries or self.forks or self.wants)
 
 
+def entries_beyond(these: Heads, those: Heads) -> dict[bytes, int]:
+    """Per author: how many entries `these` heads hold beyond `those` (what `those` lacks)."""
+    return {a: seq - those.get(a, (0, b""))[0] for a, (seq, _) in these.items() if seq > those.get(a, (0, b""))[0]}
+
+
 def _head(value: Any) -> tuple[int, bytes]:
     if type(value) is not list or len(value) != 2 or type(value[0]) is not int or value[0] < 1:
         raise Malformed("a head is [seq >= 1, id]")
