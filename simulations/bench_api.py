@@ -9,7 +9,6 @@
 """
 
 import argparse
-import json
 import random
 import tempfile
 import time
@@ -19,7 +18,7 @@ from typing import Any
 import trio
 
 from .bench_mesh import percentile
-from .federation import Cluster
+from .federation import Cluster, emit
 
 INCIDENT = {"title": "Crowd crush at the stadium north gate", "category": "crowd", "severity": "critical"}
 
@@ -109,11 +108,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", help="also write the report here")
     args = parser.parse_args()
-    report = trio.run(main_async, args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    emit(trio.run(main_async, args), args.json)
 
 
 if __name__ == "__main__":

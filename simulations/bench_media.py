@@ -8,7 +8,6 @@ upload time, and each node's peak RSS (VmHWM).
 """
 
 import argparse
-import json
 import os
 import tempfile
 import time
@@ -17,7 +16,7 @@ from typing import Any
 
 import trio
 
-from .federation import Cluster
+from .federation import Cluster, emit
 
 BLOCK = 1024 * 1024
 
@@ -84,11 +83,7 @@ def main() -> None:
     parser.add_argument("--others", type=lambda s: [int(x) for x in s.split(",")], default=[3, 10])
     parser.add_argument("--json")
     args = parser.parse_args()
-    report = trio.run(main_async, args)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    emit(trio.run(main_async, args), args.json)
 
 
 if __name__ == "__main__":

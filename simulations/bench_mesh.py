@@ -11,7 +11,6 @@ to hold everything written before its links came back.
 """
 
 import argparse
-import json
 import random
 import sqlite3
 import statistics
@@ -22,7 +21,7 @@ from typing import Any
 
 import trio
 
-from .federation import Cluster
+from .federation import Cluster, emit
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -175,11 +174,7 @@ def main() -> None:
     parser.add_argument("--phases", default="steady,one_node_cut", help="which phases, in order")
     parser.add_argument("--json", help="also write the report here")
     args = parser.parse_args()
-    report = trio.run(main_async, args)
-    text = json.dumps(report, indent=2, default=str)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text)
+    emit(trio.run(main_async, args), args.json)
 
 
 if __name__ == "__main__":

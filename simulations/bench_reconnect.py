@@ -8,7 +8,6 @@ other node reports it connected again.
 """
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from .federation import Cluster
+from .federation import Cluster, emit
 
 
 async def main_async(nodes: int, rounds: int) -> dict[str, list[float]]:
@@ -60,7 +59,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    print(json.dumps(trio.run(main_async, args.nodes, args.rounds), indent=2))
+    emit(trio.run(main_async, args.nodes, args.rounds), None)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import subprocess
 import sys
 from dataclasses import replace
 
+from .federation import emit
 from .vopr import SimConfig, simulate
 
 
@@ -70,11 +71,7 @@ def main() -> None:
         "scale": [scale(100, args.seed), scale(1000, args.seed)],
         "split": split_convergence([10, 60, 300, 600], seeds=5),
     }
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as out:
-            out.write(text)
+    emit(report, args.json)
 
 
 if __name__ == "__main__":

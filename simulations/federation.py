@@ -4,6 +4,7 @@ Used by the tests (nodes in one process) and by the benchmarks and emulations (o
 process a node, links through simulations/links.py).
 """
 
+import json
 import os
 import signal
 import socket
@@ -34,6 +35,14 @@ OCS = [
     ("OC Sweden", "SE"),
     ("OC Portugal", "PT"),
 ]
+
+
+def emit(report: object, json_path: str | None) -> None:
+    """Print a benchmark's report as JSON, and write it to `json_path` too if given."""
+    text = json.dumps(report, indent=2, default=str)
+    print(text)
+    if json_path:
+        Path(json_path).write_text(text)
 
 
 def free_ports(n: int) -> list[int]:
