@@ -192,6 +192,7 @@ class Sim:
         if self.replicas[i] is None:
             self.replicas[i] = self._boot(i)
             self.log("restart", i)
+            self.reconnect([i])
 
     def ev_partition(self) -> None:
         if not self.faults_on:
@@ -213,6 +214,13 @@ class Sim:
         if tuple(self.group) == groups:
             self.group = [0] * self.config.replicas
             self.log("heal")
+            self.reconnect(range(self.config.replicas))
+
+    def reconnect(self, replicas: Any) -> None:
+        """Links came back: like a node on a new connection, sync with a few peers soon."""
+        for i in replicas:
+            for _ in range(self.config.fanout):
+                self.at(self.rng.randint(*self.config.delay_ms), "sync", i, self.rng.choice(self.peers(i)))
 
     # --- run and check ---
 
@@ -236,6 +244,7 @@ class Sim:
             if replica is None:
                 self.ev_restart(i)
         self.log("heal all")
+        self.reconnect(range(self.config.replicas))
 
     def check(self) -> list[str]:
         problems = []
