@@ -28,13 +28,28 @@ from protocol import limits
 from protocol.roster import Member, Roster
 
 log = logging.getLogger("qroc.mesh")
+AUTO_CONNECT_NEVER_S = 10.0**9
 
 
 class RosterGate(NoiseTransport):
-    def __init__(self, key_pair: object, is_member: Callable[[str], bool], on_refused: Callable[[str], None]) -> None:
+    """Admits roster members only; dials them only at their roster addresses.
+
+    Several parts of py-libp2p dial on their own (pubsub retries, stream opening) at the
+    addresses Identify reported, which are wrong behind NAT and would bypass the link
+    emulator; an outbound connection to an address not on the member's card is refused.
+    """
+
+    def __init__(
+        self,
+        key_pair: object,
+        is_member: Callable[[str], bool],
+        on_refused: Callable[[str], None],
+        roster_addrs: Callable[[str], set[tuple[str, int]]],
+    ) -> None:
         super().__init__(key_pair, noise_privkey=create_x25519_key_pair().private_key)  # type: ignore[arg-type]
         self._is_member = is_member
         self._on_refused = on_refused
+        self._roster_addrs = roster_addrs
 
     def _admit(self, conn: ISecureConn) -> ISecureConn:
         peer = conn.get_remote_peer().to_base58()
@@ -47,16 +62,32 @@ class RosterGate(NoiseTransport):
         return self._admit(await super().secure_inbound(conn))
 
     async def secure_outbound(self, conn: IRawConnection, peer_id: ID) -> ISecureConn:
+        remote = conn.get_remote_address() if hasattr(conn, "get_remote_address") else None
+        if remote is not None and tuple(remote[:2]) not in self._roster_addrs(peer_id.to_base58()):
+            raise HandshakeFailure(f"{remote} is not a roster address of {peer_id}")
         return self._admit(await super().secure_outbound(conn, peer_id))
 
 
-def make_host(seed: bytes, is_member: Callable[[str], bool], on_refused: Callable[[str], None]) -> IHost:
+def make_host(
+    seed: bytes,
+    is_member: Callable[[str], bool],
+    on_refused: Callable[[str], None],
+    roster_addrs: Callable[[str], set[tuple[str, int]]],
+) -> IHost:
     key_pair = create_identity_from_seed(seed)
     return new_host(
         key_pair=key_pair,
-        sec_opt={NOISE_ID: RosterGate(key_pair, is_member, on_refused)},
-        # One connection per peer: dials take ~5 ms instead of waiting 250 ms for others.
-        connection_config=ConnectionConfig(max_connections_per_peer=1),
+        sec_opt={NOISE_ID: RosterGate(key_pair, is_member, on_refused, roster_addrs)},
+        connection_config=ConnectionConfig(
+            # One connection per peer: dials take ~5 ms instead of waiting 250 ms for others.
+            max_connections_per_peer=1,
+            # Our Dialer keeps roster members connected, at roster addresses only.
+            # py-libp2p's auto-connector would redial every few seconds (below its
+            # min_connections of 50) at whatever addresses Identify reported: behind
+            # NAT those are wrong, and in emulation they bypass the link emulator.
+            min_connections=0,
+            auto_connect_interval=AUTO_CONNECT_NEVER_S,
+        ),
     )
 
 
@@ -70,6 +101,13 @@ def tcp_endpoints(addrs: list[str]) -> list[tuple[str, int, str]]:
             host = ma.value_for_protocol("ip6" if "ip6" in names else "ip4")
             out.append((host, int(ma.value_for_protocol("tcp")), f"mesh listen address {addr}"))
     return out
+
+
+def member_endpoints(member: Member | None) -> set[tuple[str, int]]:
+    """(host, port) of a member's TCP dial addresses."""
+    if member is None:
+        return set()
+    return {(host, port) for host, port, _ in tcp_endpoints([a.split("/p2p/")[0] for a in member.addrs])}
 
 
 def check_port_free(host: str, port: int, what: str) -> None:

@@ -30,7 +30,7 @@ from .errors import NotWritable, StorageFailed
 from .gossip import Gossip
 from .media import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
 from .media import MediaService
-from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, tcp_endpoints
+from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, member_endpoints, tcp_endpoints
 from .metrics import Metrics
 from .store import Store
 from .syncer import PROTOCOL_ID, SessionEnded, close_quietly, run_session
@@ -285,6 +285,8 @@ class Node:
         self.request_sync(peer)
 
     def _on_disconnected(self, peer: str) -> None:
+        if self.dialer.connected(peer):
+            return  # both sides dialled at once: one of two connections closed, one remains
         if self.connected.pop(peer, None) is not None:
             self.store.seen_peer(peer, self.now_ms())
             log.info("peer disconnected", extra={"peer": peer})
@@ -301,7 +303,12 @@ class Node:
             (self.config.api_host, self.config.api_port, "API"),
         ]:
             check_port_free(host, port, what)
-        self.host = make_host(self.datadir.identity_path.read_bytes(), self._is_member, self._on_refused)
+        self.host = make_host(
+            self.datadir.identity_path.read_bytes(),
+            self._is_member,
+            self._on_refused,
+            lambda peer: member_endpoints(self.roster.by_peer_id(peer)),
+        )
         self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng)
         self.gossip = Gossip(self.host, self._validate_gossip)
         listen = [multiaddr.Multiaddr(a) for a in self.config.listen]
