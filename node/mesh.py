@@ -17,7 +17,7 @@ from libp2p import new_host
 from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee, IRawConnection, ISecureConn
 from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
 from libp2p.identity_utils import create_identity_from_seed
-from libp2p.network.config import ConnectionConfig
+from libp2p.network.config import ConnectionConfig, RetryConfig
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import PeerInfo
 from libp2p.security.exceptions import HandshakeFailure
@@ -75,7 +75,7 @@ def make_host(
     roster_addrs: Callable[[str], set[tuple[str, int]]],
 ) -> IHost:
     key_pair = create_identity_from_seed(seed)
-    return new_host(
+    host = new_host(
         key_pair=key_pair,
         sec_opt={NOISE_ID: RosterGate(key_pair, is_member, on_refused, roster_addrs)},
         connection_config=ConnectionConfig(
@@ -89,6 +89,10 @@ def make_host(
             auto_connect_interval=AUTO_CONNECT_NEVER_S,
         ),
     )
+    # The swarm retries every dial 3 more times itself; the Dialer has its own back-off,
+    # and while a member is unreachable those retries only burn CPU.
+    host.get_network().retry_config = RetryConfig(max_retries=0)  # type: ignore[attr-defined]
+    return host
 
 
 def tcp_endpoints(addrs: list[str]) -> list[tuple[str, int, str]]:
