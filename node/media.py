@@ -82,7 +82,7 @@ class MediaService:
         state = self.node.replica.incidents.get(manifest.incident)
         severity = Severity.LOW
         if state is not None and state.visible:
-            severity = Severity[state.view()["severity"].upper()]
+            severity = Severity[state.summary()["severity"].upper()]
         if self.planner.want(manifest, int(severity)):
             self._poke()
 

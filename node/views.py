@@ -39,7 +39,10 @@ def media_json(entry: Entry) -> dict[str, Any]:
 def incident_summary(state: IncidentState, roster: Roster) -> dict[str, Any]:
     """The incident without its comments and media: what the store keeps for filtering and
     ordering, rewritten on every entry (so it must not grow with the comment count)."""
-    view = state.view()
+    return _summary_json(state.summary(), roster)
+
+
+def _summary_json(view: dict[str, Any], roster: Roster) -> dict[str, Any]:
     return {
         "id": view["id"],
         "title": view["title"],
@@ -60,7 +63,7 @@ def incident_json(state: IncidentState, roster: Roster) -> dict[str, Any]:
     """The whole incident as the API serves it."""
     view = state.view()
     return {
-        **incident_summary(state, roster),
+        **_summary_json(view, roster),
         "comments": [
             {
                 "id": c.id.hex(),

@@ -107,6 +107,15 @@ class IncidentState:
     def view(self) -> dict[str, Any]:
         """The incident as local tools see it: plain values, enums by name."""
         partial = self._partial()
+        return {
+            **self.summary(),
+            "comments": sorted(partial.comments.values(), key=lambda e: e.order_key),
+            "media": sorted(partial.media.values(), key=lambda e: e.order_key),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """The view without comments and media: cheap whatever their number."""
+        partial = self._partial()
         assert self.opening is not None
         values = {name: value for name, (_, value) in partial.registers.items()}
         location = values.get("location")
@@ -127,8 +136,6 @@ class IncidentState:
             "updated_hlc": partial.updated_hlc,
             "created_at_ms": wall_ms(self.opening.hlc),
             "updated_at_ms": wall_ms(partial.updated_hlc),
-            "comments": sorted(partial.comments.values(), key=lambda e: e.order_key),
-            "media": sorted(partial.media.values(), key=lambda e: e.order_key),
         }
 
     def live_tags(self) -> dict[str, set[bytes]]:
