@@ -39,7 +39,8 @@ def _node(request: Request) -> Any:
     return request.app.state.node
 
 
-def _incident_id(value: str, what: str = "incident") -> bytes:
+def _hex_id(value: str, what: str = "incident") -> bytes:
+    """A 64-hex-digit id from a URL (incidents and media); 404 if it cannot be one."""
     if not _ID.fullmatch(value):
         raise ApiError(404, "not_found", f"{what} ids are 64 lower-case hex digits")
     return bytes.fromhex(value)
@@ -135,7 +136,7 @@ async def list_incidents(
 
 @router.get("/v1/incidents/{incident_id}", response_model=Incident)
 async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
-    view = _node(request).incident_view(_incident_id(incident_id))
+    view = _node(request).incident_view(_hex_id(incident_id))
     if view is None:
         raise ApiError(404, "not_found", f"no incident {incident_id}")
     return view  # type: ignore[no-any-return]
@@ -147,7 +148,7 @@ async def patch_incident(
 ) -> dict[str, Any]:
     """Change fields; the new entry's id is in the X-Entry-Id header (absent if nothing changed)."""
     node = _node(request)
-    incident = _incident_id(incident_id)
+    incident = _hex_id(incident_id)
     state = _state(node, incident)
     given = payload.model_dump(exclude_unset=True)
     if not given or any(v is None for k, v in given.items() if k != "description"):
@@ -173,7 +174,7 @@ async def patch_incident(
 @router.post("/v1/incidents/{incident_id}/comments", status_code=201, response_model=CommentOut)
 async def add_comment(incident_id: str, payload: CommentCreate, request: Request) -> dict[str, Any]:
     node = _node(request)
-    incident = _incident_id(incident_id)
+    incident = _hex_id(incident_id)
     state = _state(node, incident)
     entry = _write(node, Comment(incident, payload.text), state.opening.exercise)
     return {

@@ -15,7 +15,7 @@ from protocol.entry import Entry
 from protocol.errors import BadChunk, InvalidField
 
 from .api import ApiError
-from .api_incidents import _incident_id, _state, _write_errors
+from .api_incidents import _hex_id, _state, _write_errors
 from .api_models import MediaOut
 from .views import media_json
 
@@ -36,7 +36,7 @@ class MediaStatus(BaseModel):
 
 
 def _manifest(request: Request, media_id: str) -> Entry:
-    manifest = request.app.state.node.media.manifest(_incident_id(media_id, "media"))
+    manifest = request.app.state.node.media.manifest(_hex_id(media_id, "media"))
     if manifest is None:
         raise ApiError(404, "not_found", f"no media {media_id}")
     return manifest  # type: ignore[no-any-return]
@@ -61,7 +61,7 @@ async def upload(
 ) -> dict[str, Any]:
     """The raw file is the body; it is streamed to disk chunk by chunk, never held whole."""
     node = request.app.state.node
-    incident = _incident_id(incident_id)
+    incident = _hex_id(incident_id)
     state = _state(node, incident)
     mime = content_type.split(";")[0].strip().lower()
     if not re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", mime) or len(mime) > limits.mime_chars_max:

@@ -79,9 +79,7 @@ class Node:
         replica = Replica(self.store, self.roster, self.identity, self.store.hlc())
         replica.restore(self.store.chained(), self.store.proofs())
         visible = replica.visible_incidents().items()
-        self.store.put_incidents(
-            [(i, s.summary()["updated_hlc"], incident_summary(s, self.roster)) for i, s in visible]
-        )
+        self.store.put_incidents([(i, s.updated_hlc, incident_summary(s, self.roster)) for i, s in visible])
         return replica
 
     def incident_view(self, incident: bytes) -> dict[str, Any] | None:
@@ -113,7 +111,7 @@ class Node:
             for incident in applied.incidents:
                 state = self.replica.incidents.get(incident)
                 if state is not None and state.visible:
-                    views.append((incident, state.summary()["updated_hlc"], incident_summary(state, self.roster)))
+                    views.append((incident, state.updated_hlc, incident_summary(state, self.roster)))
                 else:
                     gone.append(incident)
             self.store.put_incidents(views)

@@ -113,6 +113,10 @@ class IncidentState:
             "media": sorted(partial.media.values(), key=lambda e: e.order_key),
         }
 
+    @property
+    def updated_hlc(self) -> int:
+        return self._partial().updated_hlc
+
     def summary(self) -> dict[str, Any]:
         """The view without comments and media: cheap whatever their number."""
         partial = self._partial()

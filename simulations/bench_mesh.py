@@ -12,7 +12,6 @@ to hold everything written before its links came back.
 
 import argparse
 import random
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -32,15 +31,9 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def received(cluster: Cluster, ids: list[bytes]) -> list[dict[bytes, int]]:
-    """For each node: entry id -> when it stored it (ms)."""
-    out = []
-    for datadir in cluster.dirs:
-        db = sqlite3.connect(f"file:{datadir.db_path}?mode=ro", uri=True)
-        rows = db.execute("SELECT id, received_ms FROM entries WHERE chained = 1").fetchall()
-        db.close()
-        wanted = set(ids)
-        out.append({i: ms for i, ms in rows if i in wanted})
-    return out
+    """For each node: entry id -> when it stored it (ms), for the entries in `ids`."""
+    wanted = set(ids)
+    return [{i: ms for i, ms in store.items() if i in wanted} for store in cluster.stored()]
 
 
 async def workload(

@@ -7,7 +7,6 @@ the nothing-lost rule and writes report.json and report.md with plots into DIR.
 """
 
 import random
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,16 +136,6 @@ async def play_inject(run: Run, inject: Inject) -> None:
         run.refused.append({"at_s": inject.at_s, "kind": inject.kind, "error": "incident not opened"})
 
 
-def stored(run: Run) -> list[dict[bytes, int]]:
-    """Per node: entry id -> received_ms (wall clock), for chained entries."""
-    out = []
-    for datadir in run.cluster.dirs:
-        db = sqlite3.connect(f"file:{datadir.db_path}?mode=ro", uri=True)
-        out.append(dict(db.execute("SELECT id, received_ms FROM entries WHERE chained = 1").fetchall()))
-        db.close()
-    return out
-
-
 async def incident_states(run: Run) -> list[Any]:
     return [(await api.get("/v1/incidents", params={"limit": 500})).json() for api in run.clients]
 
@@ -166,7 +155,7 @@ async def converge(run: Run) -> float | None:
     healed = trio.current_time()
     wanted = {bytes.fromhex(a["id"]) for a in run.acked}
     while trio.current_time() - healed < run.scenario.settle_s:
-        if all(wanted <= set(s) for s in stored(run)) and await media_complete(run):
+        if all(wanted <= set(s) for s in run.cluster.stored()) and await media_complete(run):
             states = await incident_states(run)
             if all(s == states[0] for s in states):
                 return trio.current_time() - healed
@@ -203,7 +192,7 @@ async def execute(scenario: Scenario, out: Path, seed: int = 1, progress: bool =
             run.faults.append({"at_ms": run.now_ms(), "action": "final heal", "nodes": []})
             converged_s = await converge(run)
             states = await incident_states(run)
-            report = analyse(run, stored(run), converged_s, states)
+            report = analyse(run, run.cluster.stored(), converged_s, states)
             for api in run.clients:
                 await api.aclose()
             nursery.cancel_scope.cancel()

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -208,6 +209,16 @@ class Cluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.stop()
+
+    def stored(self) -> list[dict[bytes, int]]:
+        """Per node: chained entry id -> when that node stored it (received_ms, wall clock),
+        read from its SQLite file while it runs."""
+        out = []
+        for datadir in self.dirs:
+            db = sqlite3.connect(f"file:{datadir.db_path}?mode=ro", uri=True)
+            out.append(dict(db.execute("SELECT id, received_ms FROM entries WHERE chained = 1").fetchall()))
+            db.close()
+        return out
 
 
 async def wait_ready(node: NodeProcess, peers: int, poll_s: float = 0.1) -> None:
