@@ -7,7 +7,8 @@ Rules (SPEC.md §6):
 - On the wire a chunk travels as a frame: one codec byte, then the payload.
   codec 0: the payload is the chunk. codec 1: the payload is one zstd frame whose header
   states the content size. A sender compresses only when that makes the frame smaller
-  (photos and video do not shrink).
+  (photos and video do not shrink; a 64 KiB sample that does not shrink by 1/16 spares
+  the whole chunk the attempt).
 - A receiver knows the length each chunk must have (from the manifest) and refuses a frame
   whose declared size differs, that declares none, or that asks for a window beyond
   zstd_window_bytes_max, before decompressing anything. Then the hash must match.
@@ -25,10 +26,17 @@ from .identity import hash32
 CODEC_RAW = 0
 CODEC_ZSTD = 1
 _ZSTD_LEVEL = 3  # fast; the mesh is usually limited by links, not by CPU at this level
+# Already-compressed media (JPEG, H.264, AAC) is most of the traffic: try a sample first.
+_SAMPLE_BYTES = 64 * 1024
 
 
 def encode_frame(chunk: bytes) -> bytes:
-    compressed = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_content_size=True).compress(chunk)
+    compressor = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_content_size=True)
+    if len(chunk) > _SAMPLE_BYTES:
+        sample = chunk[:_SAMPLE_BYTES]
+        if len(compressor.compress(sample)) > _SAMPLE_BYTES - _SAMPLE_BYTES // 16:
+            return bytes([CODEC_RAW]) + chunk
+    compressed = compressor.compress(chunk)
     if len(compressed) < len(chunk):
         return bytes([CODEC_ZSTD]) + compressed
     return bytes([CODEC_RAW]) + chunk
