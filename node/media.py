@@ -42,7 +42,9 @@ class MediaService:
     def __init__(self, node: Any) -> None:
         self.node = node
         self.chunks = ChunkStore(node.datadir.chunks_path)
-        self.planner = FetchPlanner(self.chunks.has, self._author_peer, node.identity.public_key)
+        self.planner = FetchPlanner(
+            self.chunks.has, self._author_peer, node.peer_id, lambda: [m.peer_id for m in node.roster]
+        )
         self.sources: dict[bytes, set[str]] = {}
         self._wake = trio.Event()
         self._serving: dict[str, int] = {}
@@ -138,12 +140,24 @@ class MediaService:
             media = manifest.body
             assert isinstance(media, Media)
             return encode_bitmap([self.chunks.has(h) for h in media.chunks])
-        data = await trio.to_thread.run_sync(self.chunks.get, arg)
-        if data is None:
+        response = await trio.to_thread.run_sync(self._frame_response, arg)
+        if response is None:
             return encode_error(NOT_HELD)
-        return encode_frame_response(await trio.to_thread.run_sync(encode_frame, data))
+        self.node.metrics.chunks_served.inc()
+        return response
+
+    def _frame_response(self, chunk_hash: bytes) -> bytes | None:
+        """Read, frame and encode in one worker thread: the event loop keeps moving bytes."""
+        data = self.chunks.get(chunk_hash)
+        return None if data is None else encode_frame_response(encode_frame(data))
 
     # --- fetching ---
+
+    def _store_frame(self, media: Media, index: int, frame: bytes) -> bool:
+        """Decode, verify and store durably in one worker thread; raises BadChunk."""
+        chunk = decode_frame(frame, media.chunk_length(index))
+        verify_chunk(media, index, chunk)
+        return self.chunks.put(media.chunks[index], chunk)
 
     def peer_connected(self, peer: str) -> None:
         if self._nursery is not None and peer not in self._fetchers:
@@ -215,14 +229,12 @@ class MediaService:
             return
         item, index = located
         try:
-            chunk = await trio.to_thread.run_sync(decode_frame, value, item.media.chunk_length(index))
-            verify_chunk(item.media, index, chunk)
+            if await trio.to_thread.run_sync(self._store_frame, item.media, index, value):
+                self.node.metrics.chunks_fetched.inc()
         except BadChunk as exc:
             self.node.reject(exc, "chunks", peer)
             self.planner.done(peer, arg, "bad", self.node.now_ms())
             return
-        if await trio.to_thread.run_sync(self.chunks.put, arg, chunk):
-            self.node.metrics.chunks_fetched.inc()
         self.sources.setdefault(item.manifest_id, set()).add(peer)
         for finished in self.planner.done(peer, arg, "ok", self.node.now_ms()):
             log.info("media complete", extra={"media": finished.hex()})

@@ -27,13 +27,14 @@ class SessionEnded(Exception):
 
 
 async def _read_exactly(stream: INetStream, n: int) -> bytes:
-    out = bytearray()
-    while len(out) < n:
-        chunk = await stream.read(n - len(out))
-        if not chunk:
-            raise SessionEnded(f"stream ended after {len(out)} of {n} bytes")
-        out += chunk
-    return bytes(out)
+    parts, got = [], 0  # joined once at the end: a chunk frame is a megabyte
+    while got < n:
+        part = await stream.read(n - got)
+        if not part:
+            raise SessionEnded(f"stream ended after {got} of {n} bytes")
+        parts.append(part)
+        got += len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 async def read_frame(stream: INetStream) -> bytes:

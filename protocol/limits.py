@@ -102,7 +102,13 @@ chunk_serves_per_peer_max = 4
 bad_peer_penalty_ms = 60_000
 # How long a peer's list of held chunks is trusted before we ask again: short, so that
 # chunks a peer fetched a moment ago can be fetched from it too (swarming).
-have_refresh_ms = 500
+have_refresh_ms = 250
+# A peer whose bitmap is older than this (it stopped answering) is not counted on to
+# serve a chunk: the author is asked instead.
+have_stale_ms = 4 * have_refresh_ms
+# A peer with a chunk request of ours open longer than this is on a thin link (our four
+# 1 MiB requests open 2 s is 16 Mbit/s) and is not counted on either.
+chunk_slow_ms = 2_000
 # Media items being fetched at once (each keeps a manifest and a bitmap per peer).
 fetches_max = 1024
 # A chunk request unanswered for this long is abandoned and asked of someone else.

@@ -11,8 +11,9 @@ Messages on `/qroc/chunks/1` (each framed like sync: 4-byte length, then CBOR):
 
 The planner decides which chunk to ask of which peer, in this order of priority:
 higher-severity incidents first, then smaller items, then older manifests; within an
-item, the next chunk not held and not in flight, walking from a starting point of our
-own (so that several nodes fetching one item hold different chunks and swarm). A peer is asked only for chunks it is
+item, a chunk not held and not in flight, the rarest among the peers we know of, our
+"home" chunks first (so that several nodes fetching one item hold different chunks and
+swarm; see FetchPlanner). A peer is asked only for chunks it is
 known to hold (the manifest's author holds all); a peer that served a bad chunk is left
 alone for bad_peer_penalty_ms. It never reads a clock: `now_ms` comes in.
 """
@@ -24,7 +25,7 @@ from typing import Any
 from . import cbor, limits
 from .body import Media
 from .entry import Entry
-from .errors import InvalidField, Malformed
+from .errors import InvalidField, Malformed, TooLarge
 from .identity import hash32
 from .schema import Fields
 
@@ -62,8 +63,33 @@ def encode_error(code: int) -> bytes:
     return cbor.encode({2: code})
 
 
+def _frame_payload(data: bytes) -> bytes | None:
+    """The frame inside a `{1: frame}` response, read straight from its CBOR header, or
+    None if `data` is not exactly that in deterministic encoding. The general decoder
+    copies a megabyte three times (decode, re-encode, compare): a tenth of a
+    receiver's CPU in bench_media."""
+    if len(data) < 3 or data[0] != 0xA1 or data[1] != 0x01 or data[2] >> 5 != 2:
+        return None
+    info = data[2] & 0x1F
+    if info < 24:
+        length, start = info, 3
+    elif 24 <= info <= 27:
+        width = 1 << (info - 24)
+        length, start = int.from_bytes(data[3 : 3 + width], "big"), 3 + width
+        if length < (24 if width == 1 else 1 << (4 * width)):
+            return None  # not the shortest length form: left to the general decoder's verdict
+    else:
+        return None
+    return data[start:] if len(data) - start == length else None
+
+
 def decode_response(data: bytes) -> tuple[int, Any]:
     """(0, bitmap bytes) | (1, frame bytes) | (2, error code)."""
+    if len(data) > limits.chunk_frame_bytes_max + 64:
+        raise TooLarge(f"chunk response of {len(data)} bytes")
+    frame = _frame_payload(data)
+    if frame is not None:
+        return 1, frame
     fields = Fields(cbor.decode(data, limits.chunk_frame_bytes_max + 64), "chunk response", range(0, 3))
     present = [k for k in range(3) if fields.has(k)]
     if len(present) != 1:
@@ -85,6 +111,7 @@ def bit(bitmap: bytes, index: int) -> bool:
 class Item:
     manifest_id: bytes
     author: bytes
+    author_peer: str | None  # the author holds every chunk
     media: Media
     priority: tuple[int, int, int]  # smaller first: (-severity, size, hlc)
     order: list[int]  # the order in which we fetch this item's chunks
@@ -94,14 +121,26 @@ class Item:
 
 class FetchPlanner:
     """What to fetch next from whom. `held(hash)` says which chunks we already store;
-    `author_peer(public key)` maps a manifest's author to its peer id. `salt` (our own
-    public key) makes each node walk an item's chunks from its own starting point, so
-    that nodes fetching the same item hold different chunks and can serve each other."""
+    `author_peer(public key)` maps a manifest's author to its peer id; `me` is our own
+    peer id and `members()` every member's.
 
-    def __init__(self, held: Callable[[bytes], bool], author_peer: Callable[[bytes], str | None], salt: bytes) -> None:
+    The order in which we fetch an item's chunks: first our "home" chunks, then the rest,
+    each part shuffled by our own id. Every chunk has one home among the members other
+    than the author, the same at every node (a hash of the manifest id and the index), so
+    the receivers ask the author for disjoint sets of chunks and can then serve each
+    other; the rest is the fallback for members that are away or fetch on demand only."""
+
+    def __init__(
+        self,
+        held: Callable[[bytes], bool],
+        author_peer: Callable[[bytes], str | None],
+        me: str,
+        members: Callable[[], list[str]],
+    ) -> None:
         self.held = held
         self.author_peer = author_peer
-        self.salt = salt
+        self.me = me
+        self.members = members
         self.items: dict[bytes, Item] = {}
         self.bad_until: dict[str, int] = {}
 
@@ -113,10 +152,18 @@ class FetchPlanner:
             return True
         if len(self.items) >= limits.fetches_max:
             return False
-        start = int.from_bytes(hash32(self.salt + manifest.id)[:4], "big") % len(media.chunks)
-        order = [*range(start, len(media.chunks)), *range(start)]
+        author_peer = self.author_peer(manifest.author)
+        receivers = sorted(p for p in self.members() if p != author_peer)
+        me = self.me.encode()
+
+        def place(index: int) -> tuple[bool, bytes]:
+            shared = hash32(manifest.id + index.to_bytes(4, "big"))
+            home = receivers[int.from_bytes(shared[:4], "big") % len(receivers)] if receivers else None
+            return home != self.me, hash32(me + shared)
+
+        order = sorted(range(len(media.chunks)), key=place)
         priority = (-severity, media.size, manifest.hlc)
-        self.items[manifest.id] = Item(manifest.id, manifest.author, media, priority, order)
+        self.items[manifest.id] = Item(manifest.id, manifest.author, author_peer, media, priority, order)
         return True
 
     def complete(self, manifest_id: bytes, media: Media) -> bool:
@@ -131,7 +178,7 @@ class FetchPlanner:
             item.haves[peer] = (bitmap, now_ms)
 
     def _peer_has(self, item: Item, peer: str, index: int) -> bool:
-        if self.author_peer(item.author) == peer:
+        if item.author_peer == peer:
             return True
         have = item.haves.get(peer)
         return have is not None and bit(have[0], index)
@@ -140,24 +187,46 @@ class FetchPlanner:
         """The next request for `peer`: (OP_GET, chunk hash) or (OP_HAVE, manifest id)."""
         if self.bad_until.get(peer, 0) > now_ms:
             return None
-        stale = None
         for item in sorted(self.items.values(), key=lambda i: i.priority):
             self._expire(item, now_ms)
-            for index in item.order:
-                chunk_hash = item.media.chunks[index]
-                if index in item.in_flight or self.held(chunk_hash):
-                    continue
-                if self._peer_has(item, peer, index):
-                    item.in_flight[index] = (peer, now_ms)
-                    return OP_GET, chunk_hash
             have = item.haves.get(peer)
-            refresh = have is None or now_ms - have[1] >= limits.have_refresh_ms
-            if stale is None and refresh and self.author_peer(item.author) != peer:
-                stale = item
-        if stale is not None:
-            stale.haves[peer] = (stale.haves.get(peer, (b"", 0))[0], now_ms)  # one ask at a time
-            return OP_HAVE, stale.manifest_id
+            if item.author_peer != peer and (have is None or now_ms - have[1] >= limits.have_refresh_ms):
+                # Asked even while the peer still has chunks for us: fresh bitmaps of every
+                # peer are what let rarest-first spare the author's upload.
+                item.haves[peer] = (b"" if have is None else have[0], now_ms)  # one ask at a time
+                return OP_HAVE, item.manifest_id
+            index = self._rarest(item, peer, now_ms)
+            if index is not None:
+                item.in_flight[index] = (peer, now_ms)
+                return OP_GET, item.media.chunks[index]
         return None
+
+    def _rarest(self, item: Item, peer: str, now_ms: int) -> int | None:
+        """The chunk to ask `peer` for: one it holds that we lack and have not asked for,
+        held by the fewest other live peers (rarest first, as in BitTorrent), the earliest
+        in our order among equals. The author is asked only for chunks no live peer
+        holds: its upload is what every other node waits on, so it should send each chunk
+        about once and leave the rest to the receivers. A peer is live while its bitmap is
+        fresh, it is not penalised and it answers our requests promptly (a peer on a thin
+        link is not, and then the author serves what only that peer holds)."""
+        others = [have for p, (have, _) in item.haves.items() if p != peer and self._live(item, p, now_ms)]
+        best, best_count = None, len(others) + 1
+        for index in item.order:
+            if index in item.in_flight or not self._peer_has(item, peer, index):
+                continue
+            if self.held(item.media.chunks[index]):
+                continue
+            count = sum(1 for have in others if bit(have, index))
+            if count < best_count:
+                best, best_count = index, count
+                if count == 0:
+                    break
+        return None if peer == item.author_peer and best_count > 0 else best
+
+    def _live(self, item: Item, peer: str, now_ms: int) -> bool:
+        if now_ms - item.haves[peer][1] > limits.have_stale_ms or self.bad_until.get(peer, 0) > now_ms:
+            return False
+        return all(now_ms - since <= limits.chunk_slow_ms for p, since in item.in_flight.values() if p == peer)
 
     def _expire(self, item: Item, now_ms: int) -> None:
         for index, (_, since) in list(item.in_flight.items()):

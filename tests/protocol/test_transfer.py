@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from protocol import limits
+from protocol import cbor, limits
 from protocol.body import Media
 from protocol.entry import create
 from protocol.errors import ProtocolError
@@ -29,7 +31,8 @@ def manifest(chunks: int, size_each: int = 1000, hlc: int = 0, salt: int = 0):
 
 
 def planner(held: set[bytes]) -> FetchPlanner:
-    return FetchPlanner(held.__contains__, lambda key: "author" if key == AUTHOR.public_key else None, b"salt")
+    author_peer = lambda key: "author" if key == AUTHOR.public_key else None  # noqa: E731
+    return FetchPlanner(held.__contains__, author_peer, "me", lambda: ["author", "me", "b", "c"])
 
 
 def test_the_author_is_asked_for_chunks_and_others_first_for_what_they_hold():
@@ -45,6 +48,37 @@ def test_the_author_is_asked_for_chunks_and_others_first_for_what_they_hold():
     plan.on_have("other", item.id, bytes([0b111 & ~(1 << index)]), NOW_MS)
     second = plan.next_request("other", NOW_MS)
     assert second[0] == OP_GET and second[1] != chunk
+
+
+def test_the_author_is_asked_for_chunks_no_other_peer_holds_first():
+    plan = planner(set())
+    item = manifest(8)
+    plan.want(item, severity=2)
+    # Two receivers between them hold chunks 0-5; only the author has 6 and 7.
+    plan.on_have("b", item.id, bytes([0b00000111]), NOW_MS)
+    plan.on_have("c", item.id, bytes([0b00111111]), NOW_MS)
+    asked = {plan.next_request("author", NOW_MS)[1] for _ in range(2)}
+    assert asked == {item.body.chunks[6], item.body.chunks[7]}
+    # The rest is left to b and c, whose upload is not the one everybody waits on ...
+    assert plan.next_request("author", NOW_MS) is None
+    # ... and of what they hold, c alone has 3-5: c is asked for those before 0-2.
+    assert plan.next_request("c", NOW_MS)[1] in item.body.chunks[3:6]
+
+
+def test_the_author_serves_what_only_silent_or_slow_peers_hold():
+    plan = planner(set())
+    item = manifest(4)
+    plan.want(item, severity=2)
+    plan.on_have("b", item.id, bytes([0b1111]), NOW_MS)
+    assert plan.next_request("author", NOW_MS) is None
+    # b's bitmap goes stale (b stopped answering): the author is asked again.
+    later = NOW_MS + limits.have_stale_ms + 1
+    assert plan.next_request("author", later)[0] == OP_GET
+    # b answers again but sits on our request: slow, so the author serves the rest.
+    plan.on_have("b", item.id, bytes([0b1111]), later)
+    assert plan.next_request("b", later)[0] == OP_GET
+    assert plan.next_request("author", later) is None
+    assert plan.next_request("author", later + limits.chunk_slow_ms + 1)[0] == OP_GET
 
 
 def test_higher_severity_then_smaller_items_come_first():
@@ -84,14 +118,15 @@ def test_completion_is_reported_once_every_chunk_is_held():
     assert finished == [item.id] and plan.items == {}
 
 
-def test_nodes_start_fetching_an_item_at_different_chunks():
+def test_receivers_first_ask_the_author_for_disjoint_chunks():
     item = manifest(64)
-    starts = set()
-    for salt in range(8):
-        plan = FetchPlanner(set().__contains__, lambda key: "author", bytes([salt]))
+    receivers = [f"r{i}" for i in range(4)]
+    firsts = []
+    for me in receivers:
+        plan = FetchPlanner(set().__contains__, lambda key: "author", me, lambda: ["author", *receivers])
         plan.want(item, severity=1)
-        starts.add(plan.next_request("author", NOW_MS)[1])
-    assert len(starts) > 4
+        firsts.append({plan.next_request("author", NOW_MS)[1] for _ in range(8)})
+    assert all(len(a & b) == 0 for i, a in enumerate(firsts) for b in firsts[i + 1 :])
 
 
 def test_transfer_messages_round_trip_and_garbage_is_refused():
@@ -104,3 +139,28 @@ def test_transfer_messages_round_trip_and_garbage_is_refused():
     for garbage in (b"", b"\xa0", b"\xa1\x00\x09", encode_request(7, b"\x00" * 32), b"\xa2\x00\x01\x01\x41\x00"):
         with pytest.raises(ProtocolError):
             decode_request(garbage)
+
+
+@given(
+    payload=st.binary(max_size=300) | st.sampled_from([b"\x00" * n for n in (23, 24, 255, 256, 65535, 65536)]),
+    cut=st.integers(0, 8),
+    flip=st.tuples(st.integers(0, 5), st.integers(0, 255)),
+)
+def test_the_frame_fast_path_agrees_with_the_general_decoder(payload, cut, flip):
+    encoded = encode_frame_response(payload)
+    assert decode_response(encoded) == (1, payload)
+    mutated = bytearray(encoded[: len(encoded) - cut])
+    if mutated:
+        mutated[flip[0] % len(mutated)] = flip[1]
+    try:
+        general = cbor.decode(bytes(mutated), limits.chunk_frame_bytes_max + 64)
+    except ProtocolError:
+        general = None
+    try:
+        fast = decode_response(bytes(mutated))
+    except ProtocolError:
+        fast = None
+    if fast is not None and fast[0] == 1:
+        assert general == {1: fast[1]}
+    elif isinstance(general, dict) and [(type(k), k) for k in general] == [(int, 1)] and type(general[1]) is bytes:
+        assert fast == (1, general[1])
