@@ -11,9 +11,10 @@ import socket
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import trio
@@ -21,6 +22,9 @@ import trio
 from node.config import Config
 from node.datadir import DataDir
 from protocol.roster import Member, Roster
+
+if TYPE_CHECKING:
+    from .netns import Namespaces
 
 # The eleven OCs of the default federation (name, ISO 3166-1 alpha-2).
 OCS = [
@@ -68,6 +72,7 @@ class NodePlan:
     country: str
     mesh_port: int
     api_port: int
+    host: str = "127.0.0.1"  # where the node listens (mesh and API)
 
 
 def plan_nodes(n: int, ports: list[int] | None = None, countries: list[str] | None = None) -> list[NodePlan]:
@@ -79,19 +84,19 @@ def plan_nodes(n: int, ports: list[int] | None = None, countries: list[str] | No
     return [NodePlan(names[i], ocs[i % len(ocs)][1], ports[2 * i], ports[2 * i + 1]) for i in range(n)]
 
 
-DialAddr = Callable[[int, int], int | None]
+DialAddr = Callable[[int, int], tuple[str, int] | None]
 
 
-def make_datadirs(root: Path, plans: list[NodePlan], dial_port: DialAddr, **options: object) -> list[DataDir]:
+def make_datadirs(root: Path, plans: list[NodePlan], dial_addr: DialAddr, **options: object) -> list[DataDir]:
     """Initialised data dirs whose rosters list every member; node i dials node j at
-    127.0.0.1:dial_port(i, j) (a proxy, or j's own port), or not at all if None."""
+    dial_addr(i, j) (a proxy, or j's own address), or not at all if None."""
     dirs, configs, ids = [], [], []
     for i, plan in enumerate(plans):
         config = Config(
             name=plan.name,
             country=plan.country,
-            listen=[f"/ip4/127.0.0.1/tcp/{plan.mesh_port}"],
-            api=f"127.0.0.1:{plan.api_port}",
+            listen=[f"/ip4/{plan.host}/tcp/{plan.mesh_port}"],
+            api=f"{plan.host}:{plan.api_port}",
             **options,  # type: ignore[arg-type]
         )
         datadir = DataDir(root / f"{i:02d}-{plan.country.lower()}")
@@ -101,24 +106,25 @@ def make_datadirs(root: Path, plans: list[NodePlan], dial_port: DialAddr, **opti
     for i, datadir in enumerate(dirs):
         members = []
         for j, (identity, plan) in enumerate(zip(ids, plans, strict=True)):
-            port = plan.mesh_port if i == j else dial_port(i, j)
-            addrs = () if port is None else (f"/ip4/127.0.0.1/tcp/{port}/p2p/{identity.peer_id}",)
+            addr = (plan.host, plan.mesh_port) if i == j else dial_addr(i, j)
+            addrs = () if addr is None else (f"/ip4/{addr[0]}/tcp/{addr[1]}/p2p/{identity.peer_id}",)
             members.append(Member(plan.name, plan.country, identity.public_key, addrs))
         datadir.save_roster(Roster(members))
     return dirs
 
 
 def direct(plans: list[NodePlan], links: dict[int, list[int]] | None = None) -> DialAddr:
-    """Dial each other's real ports; with `links`, node i dials only links[i]."""
-    return lambda i, j: plans[j].mesh_port if links is None or j in links[i] else None
+    """Dial each other's real addresses; with `links`, node i dials only links[i]."""
+    return lambda i, j: (plans[j].host, plans[j].mesh_port) if links is None or j in links[i] else None
 
 
 class NodeProcess:
     """`qroc run DATA_DIR` as a child process."""
 
-    def __init__(self, datadir: DataDir, log_path: Path) -> None:
+    def __init__(self, datadir: DataDir, log_path: Path, prefix: Sequence[str] = ()) -> None:
         self.datadir = datadir
         self.log_path = log_path
+        self.prefix = list(prefix)  # e.g. `ip netns exec NAME`, which execs in place
         config = datadir.config()
         self.base_url = f"http://{config.api_host}:{config.api_port}"
         self.headers = {"Authorization": f"Bearer {datadir.token()}"}
@@ -127,7 +133,7 @@ class NodeProcess:
     def start(self) -> None:
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed by stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "node", "run", str(self.datadir.path)], stdout=log, stderr=log
+            [*self.prefix, sys.executable, "-m", "node", "run", str(self.datadir.path)], stdout=log, stderr=log
         )
         log.close()
 
@@ -150,21 +156,32 @@ class NodeProcess:
             return self.process.wait()
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.pid)
 
     def memory_kib(self) -> dict[str, int]:
-        out = {}
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
-        return out
+        return memory_kib(self.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a live process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """A live process's resident set now (VmRSS) and at its peak (VmHWM)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0])
+    return out
 
 
 class Cluster:
     """N node processes; the links of the nodes in `emulated` (default: all) run through
-    the link emulator, the others connect directly (the proxies cost CPU on a small box)."""
+    the link emulator, the others connect directly (the proxies cost CPU on a small box).
+    With `netns`, node i runs in network namespace i at its address there, links direct."""
 
     def __init__(
         self,
@@ -173,6 +190,7 @@ class Cluster:
         seed: int = 1,
         emulated: set[int] | None = None,
         countries: list[str] | None = None,
+        netns: "Namespaces | None" = None,
         **options: object,
     ) -> None:
         import random
@@ -181,6 +199,10 @@ class Cluster:
 
         ports = free_ports(2 * n + n * (n - 1))
         self.plans = plan_nodes(n, ports[: 2 * n], countries)
+        if netns is not None:
+            assert emulated == set() and netns.n == n, "nodes in namespaces link directly"
+            for i, plan in enumerate(self.plans):
+                plan.host = netns.host(i)
         self.links = LinkEmulator(random.Random(seed))
         proxy_ports = iter(ports[2 * n :])
         for i in range(n):
@@ -191,12 +213,15 @@ class Cluster:
         for key in [k for k in self.links.links if not set(k) & emulated]:
             del self.links.links[key]
 
-        def dial_port(i: int, j: int) -> int:
+        def dial_addr(i: int, j: int) -> tuple[str, int]:
             link = self.links.links.get((i, j))
-            return self.plans[j].mesh_port if link is None else link.port
+            return (self.plans[j].host, self.plans[j].mesh_port) if link is None else ("127.0.0.1", link.port)
 
-        self.dirs = make_datadirs(root, self.plans, dial_port, **options)
-        self.nodes = [NodeProcess(d, root / f"{d.path.name}.log") for d in self.dirs]
+        self.dirs = make_datadirs(root, self.plans, dial_addr, **options)
+        self.nodes = [
+            NodeProcess(d, root / f"{d.path.name}.log", netns.prefix(i) if netns else ())
+            for i, d in enumerate(self.dirs)
+        ]
 
     async def start(self, nursery: "trio.Nursery", ready_timeout_s: float = 60) -> None:
         await nursery.start(self.links.run)
