@@ -18,17 +18,24 @@ def sim() -> None:
 @click.argument("scenario", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Report directory")
 @click.option("--seed", default=1, show_default=True, help="Seed for media contents and link jitter")
+@click.option("--netns", is_flag=True, help="Each node in its own network namespace, faults by the kernel (root)")
 @guarded
-def run(scenario: Path, out: Path, seed: int) -> None:
+def run(scenario: Path, out: Path, seed: int, netns: bool) -> None:
     """Run SCENARIO on real node processes; exit 1 if a check fails."""
     from simulations.emulate import execute
+    from simulations.netns import why_unavailable
     from simulations.scenario import ScenarioError, load
 
     try:
         plan = load(scenario)
     except ScenarioError as exc:
         fail(str(exc))
-    report = trio.run(execute, plan, out, seed)
+    if netns and (why := why_unavailable()):
+        fail(f"--netns: {why}")
+    try:
+        report = trio.run(execute, plan, out, seed, True, netns)
+    except ScenarioError as exc:
+        fail(str(exc))
     verdict = "PASS" if report["ok"] else "FAIL"
     click.echo(f"{verdict}: {plan.name}; report in {out / 'report.md'}")
     for name, ok in report["checks"].items():

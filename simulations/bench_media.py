@@ -33,8 +33,7 @@ import trio
 
 from . import syncthing
 from .federation import Cluster, emit
-from .netns import Namespaces
-from .netns import available as netns_available
+from .netns import Namespaces, why_unavailable
 
 BLOCK = 1024 * 1024
 
@@ -150,7 +149,7 @@ async def main_async(args: Any) -> list[dict[str, Any]]:
     with_syncthing = not args.no_syncthing
     if with_syncthing and not syncthing.available():
         raise SystemExit("syncthing is not installed (apt-get install syncthing), or pass --no-syncthing")
-    if args.shaped_mbit and (why := netns_available()):
+    if args.shaped_mbit and (why := why_unavailable()):
         raise SystemExit(f"--shaped-mbit: {why}")
     reports = [await compare(n, args.mib, with_syncthing) for n in args.others]
     if args.shaped_mbit:

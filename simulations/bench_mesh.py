@@ -151,7 +151,7 @@ async def main_async(args: Any) -> dict:
             report = {"nodes": args.nodes, "rate_per_s": args.rate, "seconds": args.seconds, "startup_s": setup_s}
             for name in args.phases.split(","):
                 report[name] = await phase(cluster, incidents, args, rng, cut=0 if name == "one_node_cut" else None)
-            report["bytes_through_links"] = sum(lk.bytes_forward + lk.bytes_back for lk in cluster.links.links.values())
+            report["bytes_through_links"] = sum(cluster.links.bytes_per_link().values())
             nursery.cancel_scope.cancel()
     finally:
         cluster.stop()

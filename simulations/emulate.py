@@ -1,6 +1,7 @@
 """`qroc sim run SCENARIO --out DIR`: real node processes under a scripted fault timeline.
 
-Every link between two nodes runs through the link emulator (no root needed). The
+Every link between two nodes runs through the link emulator (no root needed), or with
+--netns through the kernel: each node in its own network namespace (root needed). The
 runner starts the nodes, plays the faults and the injects (through each node's HTTP
 API, as an OC's tools would), heals everything at the end, waits for convergence, checks
 the nothing-lost rule and writes report.json and report.md with plots into DIR.
@@ -17,14 +18,16 @@ import trio
 from tqdm import tqdm
 
 from .federation import Cluster
-from .links import Shape
-from .scenario import Fault, Inject, Scenario
+from .links import LinkControl, Shape
+from .netns import Namespaces
+from .scenario import Fault, Inject, Scenario, ScenarioError
 
 
 @dataclass
 class Run:
     scenario: Scenario
     cluster: Cluster
+    links: LinkControl  # the proxies, or the kernel in --netns mode
     rng: random.Random
     t0: float = 0.0  # trio clock at the start of the timeline
     wall0_ms: float = 0.0
@@ -41,7 +44,7 @@ class Run:
 
 
 def apply_fault(run: Run, fault: Fault) -> None:
-    links = run.cluster.links
+    links = run.links
     action = fault.action
     if action == "isolate":
         for node in fault.nodes:
@@ -57,8 +60,7 @@ def apply_fault(run: Run, fault: Fault) -> None:
         rate = float(fault.options.get("rate_kbps", 0)) * 1000 / 8
         shape = Shape(float(fault.options.get("delay_ms", 0)), float(fault.options.get("jitter_ms", 0)), rate or None)
         for node in fault.nodes:
-            for link in links.node_links(node):
-                link.shape = shape
+            links.shape_node(node, shape)
     at = run.now_ms()
     run.faults.append({"at_ms": at, "action": action, "nodes": [run.scenario.countries[n] for n in fault.nodes]})
     if action in ("restore", "heal"):
@@ -71,12 +73,12 @@ async def flap(run: Run, fault: Fault) -> None:
     up = False
     while trio.current_time() < until:
         for node in fault.nodes:
-            run.cluster.links.set_node(node, up)
+            run.links.set_node(node, up)
         run.faults.append({"at_ms": run.now_ms(), "action": "up" if up else "down", "nodes": fault.nodes})
         up = not up
         await trio.sleep(period)
     for node in fault.nodes:
-        run.cluster.links.set_node(node, True)
+        run.links.set_node(node, True)
     run.heals_ms.append(run.now_ms())
 
 
@@ -163,11 +165,31 @@ async def converge(run: Run) -> float | None:
     return None
 
 
-async def execute(scenario: Scenario, out: Path, seed: int = 1, progress: bool = True) -> dict[str, Any]:
+async def execute(
+    scenario: Scenario, out: Path, seed: int = 1, progress: bool = True, netns: bool = False
+) -> dict[str, Any]:
+    """Run `scenario`; with `netns`, each node in its own network namespace and the faults
+    made by the kernel (simulations/netns.py) instead of the proxies."""
+    if not netns:
+        return await _execute(scenario, out, seed, progress, None)
+    n = len(scenario.countries)
+    if any(f.action == "shape" and (f.options.get("delay_ms") or f.options.get("jitter_ms")) for f in scenario.faults):
+        raise ScenarioError("delay and jitter need the link emulator: network namespaces here have no netem")
+    with Namespaces(n) as namespaces:
+        return await _execute(scenario, out, seed, progress, namespaces)
+
+
+async def _execute(
+    scenario: Scenario, out: Path, seed: int, progress: bool, namespaces: Namespaces | None
+) -> dict[str, Any]:
     from .report import analyse, write_report
 
-    cluster = Cluster(out / "nodes", len(scenario.countries), seed=seed, countries=scenario.countries)
-    run = Run(scenario, cluster, random.Random(seed))
+    n = len(scenario.countries)
+    if namespaces is None:
+        cluster = Cluster(out / "nodes", n, seed=seed, countries=scenario.countries)
+    else:
+        cluster = Cluster(out / "nodes", n, seed=seed, countries=scenario.countries, emulated=set(), netns=namespaces)
+    run = Run(scenario, cluster, namespaces or cluster.links, random.Random(seed))
     try:
         async with trio.open_nursery() as nursery:
             await cluster.start(nursery)
@@ -185,9 +207,9 @@ async def execute(scenario: Scenario, out: Path, seed: int = 1, progress: bool =
                     bar.update(1)
                     bar.set_postfix(acked=len(run.acked), faults=len(run.faults))
             bar.close()
-            cluster.links.heal()
-            for link in cluster.links.links.values():
-                link.shape = Shape()
+            run.links.heal()
+            for node in range(len(cluster.nodes)):
+                run.links.shape_node(node, Shape())
             run.heals_ms.append(run.now_ms())
             run.faults.append({"at_ms": run.now_ms(), "action": "final heal", "nodes": []})
             converged_s = await converge(run)

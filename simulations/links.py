@@ -46,7 +46,41 @@ class Link:
         self.up = True
 
 
-class LinkEmulator:
+class LinkControl:
+    """Faults on the links between n nodes, whatever carries them: the proxies below, or
+    the kernel (simulations/netns.py). A link (a, b) is what a uses to reach b."""
+
+    def pairs(self) -> list[tuple[int, int]]:
+        raise NotImplementedError
+
+    def set_link(self, a: int, b: int, up: bool) -> None:
+        raise NotImplementedError
+
+    def shape_node(self, node: int, shape: Shape) -> None:
+        """Every link to and from `node` gets `shape` (Shape() lifts it)."""
+        raise NotImplementedError
+
+    def bytes_per_link(self) -> dict[tuple[int, int], int]:
+        raise NotImplementedError
+
+    def set_node(self, node: int, up: bool) -> None:
+        for a, b in self.pairs():
+            if node in (a, b):
+                self.set_link(a, b, up)
+
+    def partition(self, groups: list[set[int]]) -> None:
+        """Cut every link between different groups; restore links inside a group. A node in
+        no group is alone."""
+        where = {n: g for g, members in enumerate(groups) for n in members}
+        for a, b in self.pairs():
+            self.set_link(a, b, a in where and b in where and where[a] == where[b])
+
+    def heal(self) -> None:
+        for a, b in self.pairs():
+            self.set_link(a, b, True)
+
+
+class LinkEmulator(LinkControl):
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self.links: dict[tuple[int, int], Link] = {}
@@ -55,24 +89,21 @@ class LinkEmulator:
         link = self.links[(src, dst)] = Link(src, dst, target)
         return link
 
-    def node_links(self, node: int) -> list[Link]:
-        return [link for (a, b), link in self.links.items() if node in (a, b)]
+    def pairs(self) -> list[tuple[int, int]]:
+        return list(self.links)
 
-    def set_node(self, node: int, up: bool) -> None:
-        for link in self.node_links(node):
-            link.restore() if up else link.cut()
+    def set_link(self, a: int, b: int, up: bool) -> None:
+        link = self.links[(a, b)]
+        link.restore() if up else link.cut()
 
-    def partition(self, groups: list[set[int]]) -> None:
-        """Cut every link between different groups; restore links inside a group. A node in
-        no group is alone."""
-        where = {n: g for g, members in enumerate(groups) for n in members}
+    def shape_node(self, node: int, shape: Shape) -> None:
         for (a, b), link in self.links.items():
-            together = a in where and b in where and where[a] == where[b]
-            link.restore() if together else link.cut()
+            if node in (a, b):
+                link.shape = shape
 
-    def heal(self) -> None:
-        for link in self.links.values():
-            link.restore()
+    def bytes_per_link(self) -> dict[tuple[int, int], int]:
+        """Both directions of the connections a opened to b."""
+        return {key: link.bytes_forward + link.bytes_back for key, link in self.links.items()}
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:

@@ -70,8 +70,7 @@ def analyse(run: Any, stores: list[dict[bytes, int]], converged_s: float | None,
         "heals": heals,
         "faults": [{**f, "at_s": f["at_ms"] / 1000} for f in run.faults],
         "bytes_per_link": {
-            f"{countries[a]}->{countries[b]}": link.bytes_forward + link.bytes_back
-            for (a, b), link in run.cluster.links.links.items()
+            f"{countries[a]}->{countries[b]}": count for (a, b), count in run.links.bytes_per_link().items()
         },
         "_latencies": latencies,
         "_deliveries": deliveries,
@@ -95,7 +94,11 @@ def write_report(report: dict[str, Any], out: Path) -> None:
         "",
         f"Acknowledged writes: {report['acknowledged']}; refused injects: {len(report['refused_injects'])}.",
         f"Delivery ratio: {report['delivery_ratio']:.4f}. "
-        f"Converged {report['converged_after_final_heal_s']} s after the final heal.",
+        + (
+            "**Did not converge** after the final heal."
+            if report["converged_after_final_heal_s"] is None
+            else f"Converged {report['converged_after_final_heal_s']:.2f} s after the final heal."
+        ),
         "",
         "## Delivery latency (ms, from the writer's store to this node's)",
         "",

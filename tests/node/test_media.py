@@ -8,6 +8,7 @@ import trio
 
 from node.chunks import ChunkStore
 from node.node import Node
+from simulations.links import Shape
 
 from .api_client import INCIDENT, client
 from .federation import emulated, federation, running, wait_until
@@ -84,11 +85,6 @@ async def test_ranges_status_and_errors(tmp_path):
             assert [m["id"] for m in view["media"]] == [item["id"]]
 
 
-def throttle(cluster, node: int, bytes_per_s: float) -> None:
-    for link in cluster.links.node_links(node):
-        link.shape.rate_bytes_per_s = bytes_per_s
-
-
 def held(node: Node, media_id: str) -> int:
     manifest = node.media.manifest(bytes.fromhex(media_id))
     return 0 if manifest is None else node.media.chunks.count(manifest.body.chunks)
@@ -97,7 +93,7 @@ def held(node: Node, media_id: str) -> int:
 async def test_when_the_source_dies_peers_share_what_they_hold_and_all_finish_when_it_returns(tmp_path):
     data = os.urandom(16 * MIB)
     async with emulated(tmp_path, 4) as cluster:
-        throttle(cluster, 0, 3 * MIB)  # the source's links are thin
+        cluster.links.shape_node(0, Shape(rate_bytes_per_s=3 * MIB))  # the source's links are thin
         async with running(cluster.dirs[1:]) as others:
             async with running(cluster.dirs[:1]) as (source,):
                 await wait_until(lambda: all(n.writable for n in [source, *others]), timeout_s=15)
@@ -108,7 +104,7 @@ async def test_when_the_source_dies_peers_share_what_they_hold_and_all_finish_wh
             shared = [n.media.sources.get(bytes.fromhex(item["id"]), set()) - {source.peer_id} for n in others]
             assert any(shared), "no chunk was fetched from a peer other than the source"
             assert not all(complete(n, item["id"]) for n in others)
-            throttle(cluster, 0, 50 * MIB)
+            cluster.links.shape_node(0, Shape(rate_bytes_per_s=50 * MIB))
             async with running(cluster.dirs[:1]):
                 await wait_until(lambda: all(complete(n, item["id"]) for n in others), timeout_s=60)
             for node in others:
@@ -118,7 +114,7 @@ async def test_when_the_source_dies_peers_share_what_they_hold_and_all_finish_wh
 async def test_a_receiver_restarted_mid_transfer_resumes_without_fetching_again(tmp_path):
     data = os.urandom(12 * MIB)
     async with emulated(tmp_path, 2) as cluster:
-        throttle(cluster, 0, 2 * MIB)
+        cluster.links.shape_node(0, Shape(rate_bytes_per_s=2 * MIB))
         async with running(cluster.dirs[:1]) as (source,):
             async with running(cluster.dirs[1:]) as (receiver,):
                 await wait_until(lambda: source.writable and receiver.writable, timeout_s=15)
@@ -141,7 +137,9 @@ async def test_corrupted_chunks_from_a_peer_are_rejected_and_the_file_still_comp
         await wait_until(lambda: complete(corrupt, item["id"]), timeout_s=30)
         for path in corrupt.media.chunks.root.glob("*/*"):
             path.write_bytes(os.urandom(path.stat().st_size))  # bit rot, or a hostile member
-        throttle(cluster, 0, 1 * MIB)  # the honest source is slow: the corrupt peer is asked
+        cluster.links.shape_node(
+            0, Shape(rate_bytes_per_s=1 * MIB)
+        )  # the honest source is slow: the corrupt peer is asked
         async with running(cluster.dirs[2:]) as (victim,):
             await wait_until(lambda: complete(victim, item["id"]), timeout_s=60)
             assert (await download(victim, item["id"])).content == data
@@ -152,7 +150,7 @@ async def test_corrupted_chunks_from_a_peer_are_rejected_and_the_file_still_comp
 async def test_a_photo_posted_after_a_large_video_finishes_first_on_a_throttled_path(tmp_path):
     video, photo = os.urandom(24 * MIB), os.urandom(200 * 1024)
     async with emulated(tmp_path, 2) as cluster:
-        throttle(cluster, 0, 4 * MIB)
+        cluster.links.shape_node(0, Shape(rate_bytes_per_s=4 * MIB))
         async with running(cluster.dirs) as (source, receiver):
             await wait_until(lambda: source.writable and receiver.writable, timeout_s=15)
             incident = await create_incident(source)

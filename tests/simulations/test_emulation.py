@@ -5,12 +5,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from simulations.netns import why_unavailable
+
 SHORT = Path(__file__).resolve().parents[2] / "simulations" / "scenarios" / "short.toml"
 
 
-def sim_run(scenario: Path, out: Path) -> subprocess.CompletedProcess:
+def sim_run(scenario: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "node", "sim", "run", str(scenario), "--out", str(out)],
+        [sys.executable, "-m", "node", "sim", "run", str(scenario), "--out", str(out), *options],
         capture_output=True,
         text=True,
         timeout=300,
@@ -30,6 +34,18 @@ def test_the_short_scenario_passes_its_checks_and_writes_its_report(tmp_path):
     assert "PASS" in markdown and "latency.png" in markdown
     for plot in ("latency.png", "timeline.png", "bytes_per_link.png"):
         assert (tmp_path / "short" / plot).stat().st_size > 1000
+
+
+@pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable()))
+def test_in_network_namespaces_the_kernel_cuts_the_link_and_the_short_scenario_passes(tmp_path):
+    result = sim_run(SHORT, tmp_path / "short", "--netns")
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    report = json.loads((tmp_path / "short" / "report.json").read_text())
+    assert report["ok"] and report["delivery_ratio"] == 1.0
+    # BE was cut for 10 s while the others wrote: what they wrote reached it only after.
+    assert report["latency_ms"]["BE"]["p99"] > 3000
+    assert report["bytes_per_link"]["CZ->BE"] > 0
+    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.count("qroc-") == 0
 
 
 def test_a_deliberately_broken_expectation_makes_the_run_fail(tmp_path):
