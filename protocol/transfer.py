@@ -56,7 +56,15 @@ def encode_bitmap(held: list[bool]) -> bytes:
 
 
 def encode_frame_response(frame: bytes) -> bytes:
-    return cbor.encode({1: frame})
+    """cbor.encode({1: frame}), written directly: cbor2 takes 1.5 ms to encode a 1 MiB
+    byte string, a copy takes 0.03 ms."""
+    n = len(frame)
+    if n < 24:
+        head = bytes([0x40 | n])
+    else:
+        width = 1 if n < 1 << 8 else 2 if n < 1 << 16 else 4 if n < 1 << 32 else 8
+        head = bytes([0x58 + width.bit_length() - 1]) + n.to_bytes(width, "big")
+    return b"\xa1\x01" + head + frame
 
 
 def encode_error(code: int) -> bytes:

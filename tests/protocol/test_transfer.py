@@ -148,6 +148,7 @@ def test_transfer_messages_round_trip_and_garbage_is_refused():
 )
 def test_the_frame_fast_path_agrees_with_the_general_decoder(payload, cut, flip):
     encoded = encode_frame_response(payload)
+    assert encoded == cbor.encode({1: payload})
     assert decode_response(encoded) == (1, payload)
     mutated = bytearray(encoded[: len(encoded) - cut])
     if mutated:
