@@ -97,12 +97,16 @@ def delivery(cluster: Cluster, acked: list[dict], nodes: set[int]) -> dict[str, 
 async def phase(cluster: Cluster, incidents: list[str], args: Any, rng: random.Random, cut: int | None) -> dict:
     cpu_before = [n.cpu_seconds() for n in cluster.nodes]
     times: dict[str, float] = {}
+    cpu_at_cut: list[float] = []
+    cpu_at_restore: list[float] = []
 
     async def faults() -> None:
         await trio.sleep(args.seconds / 4)
         times["cut_ms"] = time.time() * 1000
+        cpu_at_cut.extend(n.cpu_seconds() for n in cluster.nodes)
         cluster.links.set_node(cut, up=False)
         await trio.sleep(args.seconds / 2)
+        cpu_at_restore.extend(n.cpu_seconds() for n in cluster.nodes)
         cluster.links.set_node(cut, up=True)
         times["restore_ms"] = time.time() * 1000
 
@@ -130,6 +134,10 @@ async def phase(cluster: Cluster, incidents: list[str], args: Any, rng: random.R
         last = max(on_cut.values(), default=times["restore_ms"])
         result["cut_node_holds_all_before_restore"] = len(on_cut) == len(before_restore)
         result["cut_node_caught_up_s"] = (last - times["restore_ms"]) / 1000
+        # While the link is down only (the phase's figure also pays for the catch-up).
+        cut_cpu = [b - a for a, b in zip(cpu_at_cut, cpu_at_restore, strict=True)]
+        written = sum(1 for a in acked if times["cut_ms"] <= a["acked_ms"] <= times["restore_ms"])
+        result["cpu_s_per_entry_per_node_during_cut_mean"] = statistics.mean(cut_cpu) / max(1, written)
     return result
 
 
