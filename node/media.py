@@ -18,11 +18,11 @@ from protocol.body import Kind, Media, Severity
 from protocol.entry import Entry, decode
 from protocol.errors import BadChunk, ProtocolError
 from protocol.media import Chunker, decode_frame, encode_frame, verify_chunk
+from protocol.planner import FetchPlanner
 from protocol.transfer import (
     NOT_HELD,
     OP_HAVE,
     UNKNOWN_MANIFEST,
-    FetchPlanner,
     decode_request,
     decode_response,
     encode_bitmap,
