@@ -42,7 +42,7 @@ def encode_frame(chunk: bytes) -> bytes:
     return bytes([CODEC_RAW]) + chunk
 
 
-def decode_frame(frame: bytes, length: int) -> bytes:
+def decode_frame(frame: bytes | memoryview, length: int) -> bytes:
     """The chunk inside `frame`, which must be exactly `length` bytes; raises BadChunk."""
     if length > limits.chunk_bytes_max or not frame:
         raise BadChunk("empty frame or chunk length beyond the limit")

@@ -60,7 +60,7 @@ def encode_error(code: int) -> bytes:
     return cbor.encode({2: code})
 
 
-def _frame_payload(data: bytes) -> bytes | None:
+def _frame_payload(data: bytes) -> memoryview | None:
     """The frame inside a `{1: frame}` response, read straight from its CBOR header, or
     None if `data` is not exactly that in deterministic encoding. The general decoder
     copies a megabyte three times (decode, re-encode, compare): a tenth of a
@@ -77,7 +77,7 @@ def _frame_payload(data: bytes) -> bytes | None:
             return None  # not the shortest length form: left to the general decoder's verdict
     else:
         return None
-    return data[start:] if len(data) - start == length else None
+    return memoryview(data)[start:] if len(data) - start == length else None  # no copy
 
 
 def decode_response(data: bytes) -> tuple[int, Any]:
