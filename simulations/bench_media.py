@@ -92,6 +92,7 @@ async def spread(others: int, path: Path, netns: Namespaces | None = None) -> di
         "upload_s": uploaded - started,
         "complete_everywhere_s": max(done_at.values()),
         "complete_first_s": min(done_at.values()),
+        "complete_s_per_receiver": [round(done_at[i], 2) for i in sorted(done_at)],
         "cpu_s_all_nodes": cpu,
         "chunks_served": served,
         "peak_rss_mib_source": peaks[0],
