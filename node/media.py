@@ -46,7 +46,8 @@ class MediaService:
             self.chunks.has, self._author_peer, node.peer_id, lambda: [m.peer_id for m in node.roster]
         )
         self.sources: dict[bytes, set[str]] = {}
-        self._wake = trio.Event()
+        self._wake: dict[str, trio.Event] = {}  # per peer: its workers wait on it
+        self._served: dict[bytes, Media] = {}  # manifests peers ask HAVE about, newest last
         self._serving: dict[str, int] = {}
         self._fetchers: dict[str, trio.CancelScope] = {}
         self._nursery: trio.Nursery | None = None
@@ -55,9 +56,14 @@ class MediaService:
         member = self.node.roster.get(public_key)
         return None if member is None else member.peer_id
 
-    def _poke(self) -> None:
-        self._wake.set()
-        self._wake = trio.Event()
+    def _poke(self, peer: str | None = None) -> None:
+        """Wake the idle workers for `peer` (news from it can only make work for them),
+        or for every peer. Not after each chunk stored: with ten peers and four workers
+        each, that woke forty workers per chunk for nothing."""
+        for key in [peer] if peer is not None else list(self._wake):
+            event = self._wake.pop(key, None)
+            if event is not None:
+                event.set()
 
     # --- manifests ---
 
@@ -134,11 +140,9 @@ class MediaService:
 
     async def _answer(self, op: int, arg: bytes) -> bytes:
         if op == OP_HAVE:
-            manifest = self.manifest(arg)
-            if manifest is None:
+            media = self._served_media(arg)
+            if media is None:
                 return encode_error(UNKNOWN_MANIFEST)
-            media = manifest.body
-            assert isinstance(media, Media)
             return encode_bitmap([self.chunks.has(h) for h in media.chunks])
         response = await trio.to_thread.run_sync(self._frame_response, arg)
         if response is None:
@@ -150,6 +154,20 @@ class MediaService:
         """Read, frame and encode in one worker thread: the event loop keeps moving bytes."""
         data = self.chunks.get(chunk_hash)
         return None if data is None else encode_frame_response(encode_frame(data))
+
+    def _served_media(self, manifest_id: bytes) -> Media | None:
+        """The manifest body peers ask about, cached: each asks every have_refresh_ms."""
+        media = self._served.pop(manifest_id, None)
+        if media is None:
+            manifest = self.manifest(manifest_id)
+            if manifest is None:
+                return None
+            assert isinstance(manifest.body, Media)
+            media = manifest.body
+            if len(self._served) >= limits.served_manifests_cached_max:
+                del self._served[next(iter(self._served))]
+        self._served[manifest_id] = media
+        return media
 
     # --- fetching ---
 
@@ -169,6 +187,7 @@ class MediaService:
         if scope is not None:
             scope.cancel()
         self.planner.failed(peer)
+        self._poke()  # what was in flight to it may come from others
 
     async def _fetch_from(self, peer: str, scope: trio.CancelScope) -> None:
         """chunk_requests_per_peer_max workers, each one request at a time on its own stream."""
@@ -202,7 +221,7 @@ class MediaService:
                     request = self.planner.next_request(peer, self.node.now_ms())
                     if request is None:
                         with trio.move_on_after(0.5):
-                            await self._wake.wait()
+                            await self._wake.setdefault(peer, trio.Event()).wait()
                         continue
                     if stream is None:
                         stream = await self.node.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
@@ -210,6 +229,7 @@ class MediaService:
             except Exception as exc:  # libp2p stream errors have many types: retry shortly
                 log.debug("chunk stream from peer failed", extra={"peer": peer, "error": repr(exc)[:200]})
                 self.planner.failed(peer)
+                self._poke()  # what was in flight to it may come from others
             finally:
                 if stream is not None:
                     await close_quietly(stream)
@@ -222,10 +242,12 @@ class MediaService:
         if op == OP_HAVE:
             if kind == 0:
                 self.planner.on_have(peer, arg, value, now)
+                self._poke(peer)
             return
         located = self.planner.locate(arg)
         if kind != 1 or located is None:
             self.planner.done(peer, arg, "missing", now)
+            self._poke()
             return
         item, index = located
         try:
@@ -234,8 +256,8 @@ class MediaService:
         except BadChunk as exc:
             self.node.reject(exc, "chunks", peer)
             self.planner.done(peer, arg, "bad", self.node.now_ms())
+            self._poke()
             return
         self.sources.setdefault(item.manifest_id, set()).add(peer)
         for finished in self.planner.done(peer, arg, "ok", self.node.now_ms()):
             log.info("media complete", extra={"media": finished.hex()})
-        self._poke()

@@ -111,6 +111,9 @@ have_stale_ms = 4 * have_refresh_ms
 chunk_slow_ms = 2_000
 # Media items being fetched at once (each keeps a manifest and a bitmap per peer).
 fetches_max = 1024
+# Manifests kept decoded for answering HAVEs (every fetching peer asks about every item
+# every have_refresh_ms); a handful of items are in flight at once.
+served_manifests_cached_max = 64
 # A chunk request unanswered for this long is abandoned and asked of someone else.
 chunk_request_timeout_ms = 60_000
 # A transfer frame: the chunk plus codec byte plus zstd's worst-case framing.
