@@ -36,8 +36,13 @@ def test_the_short_scenario_passes_its_checks_and_writes_its_report(tmp_path):
         assert (tmp_path / "short" / plot).stat().st_size > 1000
 
 
+def netns_count() -> int:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.count("qroc-")
+
+
 @pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable()))
 def test_in_network_namespaces_the_kernel_cuts_the_link_and_the_short_scenario_passes(tmp_path):
+    namespaces_before = netns_count()
     result = sim_run(SHORT, tmp_path / "short", "--netns")
     assert result.returncode == 0, result.stdout + result.stderr[-3000:]
     report = json.loads((tmp_path / "short" / "report.json").read_text())
@@ -45,7 +50,7 @@ def test_in_network_namespaces_the_kernel_cuts_the_link_and_the_short_scenario_p
     # BE was cut for 10 s while the others wrote: what they wrote reached it only after.
     assert report["latency_ms"]["BE"]["p99"] > 3000
     assert report["bytes_per_link"]["CZ->BE"] > 0
-    assert subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.count("qroc-") == 0
+    assert netns_count() == namespaces_before  # all removed
 
 
 def test_a_deliberately_broken_expectation_makes_the_run_fail(tmp_path):
