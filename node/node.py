@@ -28,6 +28,8 @@ from .config import Config
 from .datadir import DataDir
 from .errors import NotWritable, StorageFailed
 from .gossip import Gossip
+from .liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
+from .liveness import handle_probe, probe_forever
 from .media import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
 from .media import MediaService
 from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, member_endpoints, tcp_endpoints
@@ -319,10 +321,12 @@ class Node:
                 self.host.set_stream_handler(PROTOCOL_ID, self._handle_sync_stream)
                 self.media = MediaService(self)
                 self.host.set_stream_handler(CHUNKS_PROTOCOL_ID, self.media.handle_stream)
+                self.host.set_stream_handler(ALIVE_PROTOCOL_ID, handle_probe)
                 async with self.gossip.running(), trio.open_nursery() as nursery:
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
+                    nursery.start_soon(probe_forever, self.host, self.connected)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)
                     log.info("node started", extra={"peer_id": self.peer_id, "listen": self.listen_addrs})

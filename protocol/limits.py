@@ -68,6 +68,15 @@ zstd_window_bytes_max = 2 * 1024 * 1024
 # The delay doubles from the first value after each failed dial, up to the second.
 redial_delay_ms_min = 250
 redial_delay_ms_max = 2000
+# Every connected member is asked to echo a byte this often (node/liveness.py): a link
+# that fails silently is found within a minute.
+liveness_probe_interval_ms = 5_000
+# A probe fails without an echo within this. Generous: on a thin link saturated by
+# media the probe queues behind a full TCP send buffer.
+liveness_timeout_ms = 20_000
+# Failed probes in a row before the connection is closed: one can fail on a node that
+# is briefly overloaded (its stream negotiation times out).
+liveness_probes_missed_max = 2
 # A dial that takes longer than this is abandoned (a black-holed link hangs a TCP SYN).
 dial_timeout_ms_max = 5000
 # Concurrent sync sessions (inbound plus outbound): each holds up to two messages of
