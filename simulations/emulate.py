@@ -42,6 +42,9 @@ class Run:
     def now_ms(self) -> float:
         return time.time() * 1000 - self.wall0_ms
 
+    def names(self, nodes: list[int]) -> list[str]:
+        return [self.scenario.countries[n] for n in nodes]
+
 
 def apply_fault(run: Run, fault: Fault) -> None:
     links = run.links
@@ -62,7 +65,7 @@ def apply_fault(run: Run, fault: Fault) -> None:
         for node in fault.nodes:
             links.shape_node(node, shape)
     at = run.now_ms()
-    run.faults.append({"at_ms": at, "action": action, "nodes": [run.scenario.countries[n] for n in fault.nodes]})
+    run.faults.append({"at_ms": at, "action": action, "nodes": run.names(fault.nodes)})
     if action in ("restore", "heal"):
         run.heals_ms.append(at)
 
@@ -74,7 +77,13 @@ async def flap(run: Run, fault: Fault) -> None:
     while trio.current_time() < until:
         for node in fault.nodes:
             run.links.set_node(node, up)
-        run.faults.append({"at_ms": run.now_ms(), "action": "up" if up else "down", "nodes": fault.nodes})
+        run.faults.append(
+            {
+                "at_ms": run.now_ms(),
+                "action": "up" if up else "down",
+                "nodes": run.names(fault.nodes),
+            }
+        )
         up = not up
         await trio.sleep(period)
     for node in fault.nodes:
