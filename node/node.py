@@ -29,7 +29,7 @@ from .datadir import DataDir
 from .errors import NotWritable, StorageFailed
 from .gossip import Gossip
 from .liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
-from .liveness import handle_probe, probe_forever
+from .liveness import Prober, handle_probe
 from .media import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
 from .media import MediaService
 from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, member_endpoints, tcp_endpoints
@@ -326,7 +326,7 @@ class Node:
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
-                    nursery.start_soon(probe_forever, self.host, self.connected)
+                    nursery.start_soon(Prober(self.host, self.connected).run)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)
                     log.info("node started", extra={"peer_id": self.peer_id, "listen": self.listen_addrs})
