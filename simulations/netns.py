@@ -36,7 +36,10 @@ def why_unavailable() -> str | None:
         return "network namespaces need root"
     if shutil.which("ip") is None or shutil.which("tc") is None:
         return "iproute2 (ip, tc) is not installed"
-    return None
+    trial = f"qroc-trial-{os.getpid()}"  # root in a container may still lack CAP_NET_ADMIN
+    made = subprocess.run(["ip", "netns", "add", trial], capture_output=True, text=True)
+    subprocess.run(["ip", "netns", "del", trial], capture_output=True)
+    return None if made.returncode == 0 else f"cannot create a network namespace: {made.stderr.strip()}"
 
 
 def _run(*args: str) -> str:
