@@ -39,8 +39,15 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The threshold sits on a handler of their own too: some py-libp2p modules set their
+    # own logger's level when imported (auto_connector: INFO), which a parent's level
+    # does not override.
+    threshold = logging.CRITICAL if level != "debug" else logging.WARNING
+    quiet = logging.StreamHandler(sys.stderr)
+    quiet.setFormatter(handler.formatter)
+    quiet.setLevel(threshold)
     for name in ("libp2p", "multiaddr", "hypercorn.access"):
         noisy = logging.getLogger(name)
-        noisy.handlers[:] = [handler]
+        noisy.handlers[:] = [quiet]
         noisy.propagate = False
-        noisy.setLevel(logging.CRITICAL if level != "debug" else logging.WARNING)
+        noisy.setLevel(threshold)
