@@ -97,22 +97,24 @@ class FetchPlanner:
             return False
         author_peer = self.author_peer(manifest.author)
         receivers = sorted(p for p in self.members() if p != author_peer)
-        home = missing = 0
+        home = 0
         index_of: dict[bytes, list[int]] = {}
         for index, chunk_hash in enumerate(media.chunks):
             index_of.setdefault(chunk_hash, []).append(index)
-            if not self.held(chunk_hash):
-                missing |= 1 << index
             shared = hash32(manifest.id + index.to_bytes(4, "big"))
             if receivers and receivers[int.from_bytes(shared[:4], "big") % len(receivers)] == self.me:
                 home |= 1 << index
         start = int.from_bytes(hash32(self.me.encode() + manifest.id)[:4], "big") % len(media.chunks)
         priority = (-severity, media.size, manifest.hlc)
+        missing = self._missing(media)
         self.items[manifest.id] = Item(manifest.id, author_peer, media, priority, home, start, missing, index_of)
         return True
 
     def complete(self, media: Media) -> bool:
         return all(self.held(h) for h in media.chunks)
+
+    def _missing(self, media: Media) -> int:
+        return sum(1 << i for i, h in enumerate(media.chunks) if not self.held(h))
 
     def on_have(self, peer: str, manifest_id: bytes, bitmap: bytes, now_ms: int) -> None:
         item = self.items.get(manifest_id)
@@ -185,7 +187,7 @@ class FetchPlanner:
                     del self.items[manifest_id]
                     finished.append(manifest_id)
                 else:  # a stored chunk went away (disk trouble): fetch it again
-                    item.missing = sum(1 << i for i, h in enumerate(item.media.chunks) if not self.held(h))
+                    item.missing = self._missing(item.media)
         return finished
 
     def failed(self, peer: str) -> None:

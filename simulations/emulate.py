@@ -194,10 +194,8 @@ async def _execute(
     from .report import analyse, write_report
 
     n = len(scenario.countries)
-    if namespaces is None:
-        cluster = Cluster(out / "nodes", n, seed=seed, countries=scenario.countries)
-    else:
-        cluster = Cluster(out / "nodes", n, seed=seed, countries=scenario.countries, emulated=set(), netns=namespaces)
+    emulated = None if namespaces is None else set()  # in namespaces the kernel is the emulator
+    cluster = Cluster(out / "nodes", n, seed=seed, countries=scenario.countries, emulated=emulated, netns=namespaces)
     run = Run(scenario, cluster, namespaces or cluster.links, random.Random(seed))
     try:
         async with trio.open_nursery() as nursery:

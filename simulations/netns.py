@@ -42,6 +42,16 @@ def why_unavailable() -> str | None:
     return None if made.returncode == 0 else f"cannot create a network namespace: {made.stderr.strip()}"
 
 
+def _mbit(value: float | None) -> str:
+    return f"{value or UNSHAPED_MBIT}mbit"
+
+
+def _htb(rate: str, ceil: str | None = None) -> list[str]:
+    """An htb class's arguments. burst: a few full-size segments, as a real link's queue
+    would pass at once."""
+    return ["rate", rate, *(["ceil", ceil] if ceil else []), "burst", "64kb", "cburst", "64kb", "quantum", "65536"]
+
+
 def _run(*args: str) -> str:
     return subprocess.run(args, check=True, capture_output=True, text=True).stdout
 
@@ -93,14 +103,12 @@ class Namespaces(LinkControl):
         return self
 
     def _tree(self, tc: list[str], dev: str, rate_mbit: float | None, peers: list[int]) -> None:
-        rate = f"{rate_mbit or UNSHAPED_MBIT}mbit"
-        # burst: a few full-size segments, as a real link's queue would pass at once.
-        shape = ["rate", rate, "burst", "64kb", "cburst", "64kb", "quantum", "65536"]
         _run(*tc, "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "2")
-        _run(*tc, "class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", *shape)
-        share = ["rate", "1mbit", "ceil", rate, "burst", "64kb", "cburst", "64kb", "quantum", "65536"]
-        for j in [2, *(10 + p for p in peers)]:  # the default class, then one per peer
-            _run(*tc, "class", "add", "dev", dev, "parent", "1:1", "classid", f"1:{j}", "htb", *share)
+        _run(*tc, "class", "add", "dev", dev, "parent", "1:", "classid", "1:1", "htb", *_htb(_mbit(rate_mbit)))
+        for j in [2, *(10 + p for p in peers)]:  # the default class, then one per peer: each
+            # is guaranteed little and may borrow up to the node's whole cap
+            _run(*tc, "class", "add", "dev", dev, "parent", "1:1", "classid", f"1:{j}", "htb",
+                 *_htb("1mbit", _mbit(rate_mbit)))  # fmt: skip
         for p in peers:
             _run(*tc, "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
                  "match", "ip", "dst", f"{self.host(p)}/32", "flowid", f"1:{10 + p}")  # fmt: skip
@@ -126,9 +134,7 @@ class Namespaces(LinkControl):
             raise ValueError("links in network namespaces cannot be delayed here (no netem)")
         mbit = shape.rate_bytes_per_s * 8 / 1e6 if shape.rate_bytes_per_s else self.rate_mbit
         for tc, dev in ((self._tc(node), "eth0"), (self._tc(None), self._outer(node))):
-            rate = f"{mbit or UNSHAPED_MBIT}mbit"
-            _run(*tc, "class", "change", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", rate,
-                 "burst", "64kb", "cburst", "64kb", "quantum", "65536")  # fmt: skip
+            _run(*tc, "class", "change", "dev", dev, "parent", "1:", "classid", "1:1", "htb", *_htb(_mbit(mbit)))
 
     def bytes_per_link(self) -> dict[tuple[int, int], int]:
         """Bytes a sent to b (IP packets, headers included)."""
