@@ -32,7 +32,8 @@ from protocol.transfer import (
 )
 
 from .chunks import ChunkStore
-from .syncer import SessionEnded, close_quietly, read_frame, write_frame
+from .errors import SessionEnded
+from .syncer import close_quietly, read_frame, write_frame
 
 PROTOCOL_ID = "/qroc/chunks/1"
 log = logging.getLogger("qroc.media")

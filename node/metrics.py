@@ -30,6 +30,12 @@ class Metrics:
         self.chunks_fetched = Counter("qroc_chunks_fetched", "Media chunks fetched, verified and stored", registry=r)
         self.chunks_served = Counter("qroc_chunks_served", "Media chunks sent to peers", registry=r)
         self.forks = Counter("qroc_forks_detected", "Fork proofs that lowered an author's verdict", registry=r)
+        self.internal_errors = Counter(
+            "qroc_internal_errors",
+            "Unexpected exceptions (bugs, unforeseen input) while handling one peer's or client's input, by where",
+            ["where"],
+            registry=r,
+        )
         self.api_latency = Histogram(
             "qroc_api_request_seconds", "HTTP API latency", ["method", "route", "status"], registry=r
         )

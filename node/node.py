@@ -26,7 +26,7 @@ from protocol.sync import Received, SyncState, entries_beyond
 from .api import serve_api
 from .config import Config
 from .datadir import DataDir
-from .errors import NotWritable, StorageFailed
+from .errors import NotWritable, SessionEnded, StorageFailed
 from .gossip import Gossip
 from .liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
 from .liveness import Prober, handle_probe
@@ -35,7 +35,7 @@ from .media import MediaService
 from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, member_endpoints, tcp_endpoints
 from .metrics import Metrics
 from .store import Store
-from .syncer import PROTOCOL_ID, SessionEnded, close_quietly, run_session
+from .syncer import PROTOCOL_ID, close_quietly, run_session
 from .views import incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")
@@ -130,7 +130,7 @@ class Node:
     def write(self, body: Body, exercise: str | None = None) -> Entry:
         """Sign, store durably, then gossip. Raises NotWritable or StorageFailed."""
         if not self.writable:
-            raise NotWritable("catching up with our own log from peers; try again shortly")
+            raise NotWritable("catching_up", "catching up with our own log from peers; try again shortly")
         now = self.now_ms()
         self.store.now_ms = now
         try:

@@ -18,12 +18,10 @@ from protocol.errors import Malformed, TooLarge
 from protocol.replica import Replica
 from protocol.sync import EMPTY, Received, SyncState, generate_message, receive_message
 
+from .errors import SessionEnded
+
 PROTOCOL_ID = "/qroc/sync/1"
 log = logging.getLogger("qroc.sync")
-
-
-class SessionEnded(Exception):
-    """The peer went away or broke the framing."""
 
 
 async def _read_exactly(stream: INetStream, n: int) -> bytes:
