@@ -37,11 +37,11 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         401: "Missing or wrong bearer token",
         404: "Unknown resource",
         413: "Body too large",
-        409: "Media not complete on this node yet",
         415: "Body is not JSON",
         416: "Range not satisfiable",
         422: "Invalid field",
-        503: "Catching up with our own log; retry",
+        409: "Media not complete here yet; or writes refused until the operator acts (identity forked)",
+        503: "Writes refused for now (catching up with our own log, clock ahead): see the message",
         507: "Storage failed; nothing was written",
     }.items()
 }
@@ -67,7 +67,8 @@ def _validation_message(exc: RequestValidationError, content_type: str) -> tuple
     if tuple(first.get("loc", ())) == ("body",) and content_type and "json" not in content_type:
         return 415, "unsupported_media_type", "send the body as JSON with Content-Type: application/json"
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
-    return 422, "invalid_field", f"{where}: {first.get('msg', 'invalid')}"
+    message = str(first.get("msg", "invalid")).removeprefix("Value error, ")  # our validators' own words
+    return 422, "invalid_field", f"{where}: {message}"
 
 
 def _allowed_methods(app: FastAPI, path: str) -> str:
@@ -162,11 +163,13 @@ def create_app(node: Any) -> FastAPI:
 
     @app.get("/v1/health", response_model=Health, tags=["node"])
     async def health() -> dict[str, Any]:
+        refused = node.write_refusal()
         return {
             "status": "ok",
             "version": __version__,
             "peer_id": node.peer_id,
-            "writable": node.writable,
+            "writable": refused is None,
+            "write_refused": None if refused is None else {"code": refused.reason, "message": str(refused)},
             "peers_connected": len(node.connected),
         }
 

@@ -2,7 +2,7 @@
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -12,11 +12,12 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from protocol import limits
-from protocol.body import Category, Comment, Location, Open, Registers, Severity, Status, Update
+from protocol.body import Body, Category, Comment, Location, Open, Registers, Severity, Status, Update
 from protocol.entry import Entry, decode
+from protocol.errors import IdentityForked, InvalidField, OwnLogUnreadable, WriteRefused
 from protocol.hlc import pack
 
-from .api import ApiError
+from .api import ApiError, error_response
 from .api_models import (
     CategoryName,
     CommentCreate,
@@ -28,7 +29,7 @@ from .api_models import (
     StatusName,
 )
 from .api_models import Location as LocationIn
-from .errors import NotWritable, StorageFailed
+from .errors import StorageFailed
 from .views import author, rfc3339
 
 router = APIRouter(tags=["incidents"])
@@ -50,20 +51,31 @@ def _location(value: LocationIn | None) -> Location | None:
     return None if value is None else Location(round(value.lat * 1e7), round(value.lon * 1e7), value.place)
 
 
+def _registers(location: LocationIn | None, **values: Any) -> Registers:
+    """The fields a PATCH sets, validated by the protocol's constructors (422 if invalid)."""
+    with _write_errors():
+        return Registers(location=_location(location), **values)
+
+
 @contextmanager
 def _write_errors() -> Iterator[None]:
-    """The node's write failures as API errors."""
+    """The node's write failures as API errors: nothing was written in any of them."""
     try:
         yield
-    except NotWritable as exc:
-        raise ApiError(503, "catching_up", str(exc)) from None
+    except (IdentityForked, OwnLogUnreadable) as exc:  # lasting, until the operator acts
+        raise ApiError(409, exc.reason, str(exc)) from None
+    except WriteRefused as exc:  # catching up, clock ahead: passes by itself or when fixed
+        raise ApiError(503, exc.reason, str(exc)) from None
+    except InvalidField as exc:
+        raise ApiError(422, "invalid_field", str(exc)) from None
     except (StorageFailed, OSError) as exc:
         raise ApiError(507, "storage_failed", f"nothing was written: {exc}") from None
 
 
-def _write(node: Any, body: Any, exercise: str | None) -> Entry:
+def _write(node: Any, body: Callable[[], Body], exercise: str | None) -> Entry:
+    """Build the body (its constructor validates it) and write it."""
     with _write_errors():
-        return node.write(body, exercise)  # type: ignore[no-any-return]
+        return node.write(body(), exercise)  # type: ignore[no-any-return]
 
 
 def _state(node: Any, incident: bytes) -> Any:
@@ -76,15 +88,19 @@ def _state(node: Any, incident: bytes) -> Any:
 @router.post("/v1/incidents", status_code=201, response_model=Incident)
 async def create_incident(payload: IncidentCreate, request: Request) -> dict[str, Any]:
     node = _node(request)
-    registers = Registers(
-        title=payload.title,
-        category=Category[payload.category.name.upper()],
-        severity=Severity[payload.severity.name.upper()],
-        status=Status[payload.status.name.upper()],
-        description=payload.description,
-        location=_location(payload.location),
-    )
-    entry = _write(node, Open(registers, tuple(payload.tags)), payload.exercise)
+
+    def body() -> Open:
+        registers = Registers(
+            title=payload.title,
+            category=Category[payload.category.name.upper()],
+            severity=Severity[payload.severity.name.upper()],
+            status=Status[payload.status.name.upper()],
+            description=payload.description,
+            location=_location(payload.location),
+        )
+        return Open(registers, tuple(payload.tags))
+
+    entry = _write(node, body, payload.exercise)
     return node.incident_view(entry.id)  # type: ignore[no-any-return]
 
 
@@ -153,20 +169,20 @@ async def patch_incident(
     given = payload.model_dump(exclude_unset=True)
     if not given or any(v is None for k, v in given.items() if k != "description"):
         raise ApiError(422, "invalid_field", "give at least one field to change, none of them null")
-    registers = Registers(
+    registers = _registers(
         title=payload.title,
         category=None if payload.category is None else Category[payload.category.name.upper()],
         severity=None if payload.severity is None else Severity[payload.severity.name.upper()],
         status=None if payload.status is None else Status[payload.status.name.upper()],
         description=payload.description,
-        location=_location(payload.location),
+        location=payload.location,
     )
     live = state.live_tags()
     wanted = set(payload.tags) if payload.tags is not None else set(live)
     adds = tuple(sorted(wanted - set(live)))
     removes = tuple((tag, tuple(ids)) for tag, ids in live.items() if tag not in wanted)
     if registers.items() or adds or removes:
-        entry = _write(node, Update(incident, registers, adds, removes), state.opening.exercise)
+        entry = _write(node, lambda: Update(incident, registers, adds, removes), state.opening.exercise)
         response.headers["X-Entry-Id"] = entry.id.hex()
     return node.incident_view(incident)  # type: ignore[no-any-return]
 
@@ -176,7 +192,7 @@ async def add_comment(incident_id: str, payload: CommentCreate, request: Request
     node = _node(request)
     incident = _hex_id(incident_id)
     state = _state(node, incident)
-    entry = _write(node, Comment(incident, payload.text), state.opening.exercise)
+    entry = _write(node, lambda: Comment(incident, payload.text), state.opening.exercise)
     return {
         "id": entry.id.hex(),
         "text": payload.text,
@@ -217,23 +233,37 @@ async def events(
     node = _node(request)
     if last_event_id is not None and not last_event_id.isdigit():
         raise ApiError(422, "invalid_field", "Last-Event-ID: not an event id")
-    if node.event_clients >= limits.api_event_clients_max:
-        raise ApiError(503, "too_many_clients", f"at most {limits.api_event_clients_max} live-event clients")
     after = int(last_event_id) if last_event_id is not None else node.store.last_event()
 
     async def stream() -> Any:
         nonlocal after
-        node.event_clients += 1
-        try:
-            while True:
-                batch = node.store.events_after(after, limits.api_event_batch_max)
-                for n, envelope in batch:
-                    yield event_of(node, n, envelope)
-                    after = n
-                if len(batch) < limits.api_event_batch_max:
-                    with trio.move_on_after(15):
-                        await node.wait_changed()
-        finally:
-            node.event_clients -= 1
+        while True:
+            batch = node.store.events_after(after, limits.api_event_batch_max)
+            for n, envelope in batch:
+                yield event_of(node, n, envelope)
+                after = n
+            if len(batch) < limits.api_event_batch_max:
+                with trio.move_on_after(15):
+                    await node.wait_changed()
 
-    return EventSourceResponse(stream(), ping=15)
+    return _CountedEvents(node, stream(), ping=15)
+
+
+class _CountedEvents(EventSourceResponse):
+    """Admits a live-event client only while fewer than api_event_clients_max are open,
+    checking and counting in one step (the check and the count used to be apart, and a
+    burst of clients passed the cap between them)."""
+
+    def __init__(self, node: Any, content: Any, ping: int) -> None:
+        super().__init__(content, ping=ping)
+        self.node = node
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.node.event_clients >= limits.api_event_clients_max:
+            busy = error_response(503, "too_many_clients", f"at most {limits.api_event_clients_max} live-event clients")
+            return await busy(scope, receive, send)
+        self.node.event_clients += 1
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.node.event_clients -= 1

@@ -1,24 +1,56 @@
 """Request and response shapes of the HTTP API (v1), from which OpenAPI is generated."""
 
+from collections.abc import Callable
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic import Strict as PydanticStrict
 
 from protocol import limits
-from protocol.body import Category, Severity, Status
+from protocol.body import COMMENT_TEXT, DESCRIPTION, PLACE, TAG, TITLE, Category, Severity, Status
+from protocol.entry import EXERCISE
+from protocol.errors import InvalidField
+from protocol.text import TextRule
 
 CategoryName = Enum("CategoryName", {c.name.lower(): c.name.lower() for c in Category}, type=str)  # type: ignore[misc]
 SeverityName = Enum("SeverityName", {s.name.lower(): s.name.lower() for s in Severity}, type=str)  # type: ignore[misc]
 StatusName = Enum("StatusName", {s.name.lower(): s.name.lower() for s in Status}, type=str)  # type: ignore[misc]
 
-Title = Annotated[str, StringConstraints(min_length=1, max_length=limits.title_chars_max, pattern=r"\S")]
-Text = Annotated[str, StringConstraints(max_length=limits.text_chars_max)]
-NonBlankText = Annotated[str, StringConstraints(min_length=1, max_length=limits.text_chars_max, pattern=r"\S")]
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=limits.tag_chars_max, pattern=r"\S")]
-Exercise = Annotated[str, StringConstraints(min_length=1, max_length=limits.exercise_chars_max, pattern=r"\S")]
-Tags = Annotated[list[Tag], Field(max_length=limits.tags_max)]
+
+def _rule(rule: TextRule) -> Callable[[str], str]:
+    """The protocol's own text rule as a pydantic validator: the API refuses exactly what
+    every member's decoder refuses (422 naming the field)."""
+
+    def check(value: str) -> str:
+        try:
+            return rule.check(value)
+        except InvalidField as exc:
+            raise ValueError(str(exc)) from None
+
+    return check
+
+
+def _lf(value: object) -> object:
+    """Free text may come with CRLF line ends (Windows tools, HTML forms): stored as LF."""
+    return value.replace("\r\n", "\n") if isinstance(value, str) else value
+
+
+def _text(rule: TextRule, free: bool = False) -> Any:
+    """A JSON text field under `rule`; its length and shape also appear in OpenAPI."""
+    constraints = StringConstraints(min_length=0 if rule.empty else 1, max_length=rule.chars_max)
+    if free:
+        return Annotated[str, BeforeValidator(_lf), constraints, AfterValidator(_rule(rule))]
+    return Annotated[str, constraints, AfterValidator(_rule(rule))]
+
+
+Title = _text(TITLE)
+Text = _text(DESCRIPTION, free=True)
+NonBlankText = _text(COMMENT_TEXT, free=True)
+Tag = _text(TAG)
+Exercise = _text(EXERCISE)
+Place = _text(PLACE)
+Tags = Annotated[list[Tag], Field(max_length=limits.tags_max)]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):
@@ -31,7 +63,7 @@ class Strict(BaseModel):
 class Location(Strict):
     lat: Annotated[float, PydanticStrict(), Field(ge=-90, le=90, allow_inf_nan=False)]
     lon: Annotated[float, PydanticStrict(), Field(ge=-180, le=180, allow_inf_nan=False)]
-    place: Annotated[str, StringConstraints(max_length=limits.place_chars_max)] = ""
+    place: Place = ""  # type: ignore[valid-type]
 
 
 class IncidentCreate(Strict):
@@ -120,6 +152,9 @@ class Health(BaseModel):
     version: str
     peer_id: str
     writable: bool
+    write_refused: ErrorBody | None = Field(
+        None, description="Why writes are refused now (catching_up, clock_ahead, identity_forked, ...)"
+    )
     peers_connected: int
 
 

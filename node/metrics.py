@@ -30,6 +30,15 @@ class Metrics:
         self.chunks_fetched = Counter("qroc_chunks_fetched", "Media chunks fetched, verified and stored", registry=r)
         self.chunks_served = Counter("qroc_chunks_served", "Media chunks sent to peers", registry=r)
         self.forks = Counter("qroc_forks_detected", "Fork proofs that lowered an author's verdict", registry=r)
+        self.quarantined = Gauge(
+            "qroc_quarantined_entries", "Stored entries this version refuses, set aside at start", registry=r
+        )
+        self.writes_refused = Counter(
+            "qroc_writes_refused",
+            "Local writes refused by the write gate or the store, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.internal_errors = Counter(
             "qroc_internal_errors",
             "Unexpected exceptions (bugs, unforeseen input) while handling one peer's or client's input, by where",
@@ -38,4 +47,11 @@ class Metrics:
         )
         self.api_latency = Histogram(
             "qroc_api_request_seconds", "HTTP API latency", ["method", "route", "status"], registry=r
+        )
+        self.connections_closed = Counter(
+            "qroc_connections_closed",
+            "Member connections closed by the liveness checks, by reason: stuck (in TCP back-off while its path"
+            " answered), stalled (no ACK for long: link down), unanswered (echo probes missed)",
+            ["reason"],
+            registry=r,
         )

@@ -18,15 +18,17 @@ from libp2p.peer.id import ID
 from protocol import limits
 from protocol.body import Body
 from protocol.entry import Entry, decode
-from protocol.errors import ProtocolError
+from protocol.errors import ProtocolError, WriteRefused
+from protocol.gate import WriteGate
 from protocol.log import Status
 from protocol.replica import Applied, Replica
-from protocol.sync import Received, SyncState, entries_beyond
+from protocol.roster import Member
+from protocol.sync import Received, Session, entries_beyond
 
 from .api import serve_api
 from .config import Config
 from .datadir import DataDir
-from .errors import NotWritable, SessionEnded, StorageFailed
+from .errors import NETWORK_ERRORS, StorageFailed, report_unexpected
 from .gossip import Gossip
 from .liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
 from .liveness import Prober, handle_probe
@@ -53,19 +55,15 @@ class Node:
         self.member = datadir.member(self.identity, self.config)
         self.store = Store(datadir.db_path, self.roster, self.identity.public_key)
         self.metrics = Metrics()
+        self._stale_views: set[bytes] = set()  # incidents whose stored summary failed to update
         self.replica = self._load_replica()
         self.rng = random.Random()
         self.connected: dict[str, int] = {}  # peer -> connected since (ms)
         self.peer_heads: dict[str, dict[bytes, tuple[int, bytes]]] = {}
-        self._syncing: set[str] = set()
-        self._inbound_sessions = 0
+        self._syncing: set[str] = set()  # peers we have an outbound session with
+        self._sessions: dict[str, int] = {}  # peer -> sessions open with it, both ways
         self._changed = trio.Event()
         self.event_clients = 0
-        own_seq, _ = self.replica.log.head(self.identity.public_key)
-        others = [m for m in self.roster if m.public_key != self.identity.public_key]
-        # A restored identity with an empty disk must not write before it has caught up
-        # with its own log, or it forks itself (SPEC.md §3.1).
-        self.writable = own_seq > 0 or not others
         self.listen_addrs: list[str] = []
         self.started = trio.Event()
         self._nursery: trio.Nursery | None = None
@@ -78,11 +76,61 @@ class Node:
         return int(time.time() * 1000)
 
     def _load_replica(self) -> Replica:
-        replica = Replica(self.store, self.roster, self.identity, self.store.hlc())
-        replica.restore(self.store.chained(), self.store.proofs())
-        visible = replica.visible_incidents().items()
-        self.store.put_incidents([(i, s.updated_hlc, incident_summary(s, self.roster)) for i, s in visible])
+        me = self.identity.public_key
+        entries, unreadable = self.store.chained()
+        for bad in unreadable:
+            log.error(
+                "stored entries this version refuses were set aside (store table 'quarantine')",
+                extra={
+                    "author": self._name(bad.author),
+                    "seq": bad.seq,
+                    "id": bad.id.hex(),
+                    "reason": bad.reason,
+                    "entries": bad.set_aside,
+                },
+            )
+        own_unreadable = [seq for author, seq, _, _ in self.store.quarantined() if author == me]
+        alone = all(m.public_key == me for m in self.roster)
+        gate = WriteGate(self.now_ms(), alone, unreadable_from=min(own_unreadable, default=None))
+        replica = Replica(self.store, self.roster, self.identity, self.store.hlc(), gate)
+        replica.restore(entries, self.store.proofs())
+        self.metrics.quarantined.set(len(self.store.quarantined()))
+        self._store_views(replica, set(replica.incidents))
         return replica
+
+    def _name(self, public_key: bytes) -> str:
+        member = self.roster.get(public_key)
+        return public_key.hex() if member is None else f"{member.name} ({member.country})"
+
+    def _store_views(self, replica: Replica, incidents: set[bytes]) -> None:
+        """Rewrite the stored summaries of `incidents` (and of any that failed before). They
+        are a cache of the replica's state: when the disk refuses them the entries are still
+        durable, so they are retried with the next change and rebuilt at every start."""
+        incidents |= self._stale_views
+        views, gone = [], []
+        for incident in incidents:
+            state = replica.incidents.get(incident)
+            if state is not None and state.visible:
+                views.append((incident, state.updated_hlc, incident_summary(state, self.roster)))
+            else:
+                gone.append(incident)
+        try:
+            self.store.put_incidents(views)
+            self.store.drop_incidents(gone)
+        except sqlite3.Error as exc:
+            if not self._stale_views:
+                log.warning("incident summaries not stored; retried with the next change", extra={"error": str(exc)})
+            self._stale_views = incidents
+            return
+        self._stale_views = set()
+
+    @property
+    def writable(self) -> bool:
+        return self.replica.refusal(self.now_ms()) is None
+
+    def write_refusal(self) -> WriteRefused | None:
+        """Why a write now would be refused (for /v1/health), or None."""
+        return self.replica.refusal(self.now_ms())
 
     def incident_view(self, incident: bytes) -> dict[str, Any] | None:
         """The incident with its comments and media, or None if unknown or not opened."""
@@ -93,31 +141,16 @@ class Node:
         """Return at the next stored entry (for live events)."""
         await self._changed.wait()
 
-    def _guard_storage(self, exc: sqlite3.Error) -> StorageFailed:
-        # The replica's in-memory log may be ahead of the disk now: rebuild it from disk.
-        log.error("storage failed; rebuilding state from disk", extra={"error": str(exc)})
-        self.replica = self._load_replica()
-        return StorageFailed(str(exc))
-
     def _after(self, applied: Applied, via: str) -> None:
         for entry in applied.stored:
             if self.replica.log.is_canonical(entry):
                 self.metrics.entries.labels(entry.kind.name.lower(), via).inc()
         if applied.fork is not None:
             author, seq = applied.fork
-            member = self.roster.get(author)
-            log.warning("fork proven", extra={"author": member.name if member else author.hex(), "seq": seq})
+            log.warning("fork proven", extra={"author": self._name(author), "seq": seq})
             self.metrics.forks.inc()
         if applied.incidents:
-            views, gone = [], []
-            for incident in applied.incidents:
-                state = self.replica.incidents.get(incident)
-                if state is not None and state.visible:
-                    views.append((incident, state.updated_hlc, incident_summary(state, self.roster)))
-                else:
-                    gone.append(incident)
-            self.store.put_incidents(views)
-            self.store.drop_incidents(gone)
+            self._store_views(self.replica, applied.incidents)
         self.metrics.pending.set(self.replica.log.pending_count())
         if self.media is not None:
             self.media.on_entries(applied.stored)
@@ -128,15 +161,20 @@ class Node:
     # --- writes and incoming entries ---
 
     def write(self, body: Body, exercise: str | None = None) -> Entry:
-        """Sign, store durably, then gossip. Raises NotWritable or StorageFailed."""
-        if not self.writable:
-            raise NotWritable("catching_up", "catching up with our own log from peers; try again shortly")
+        """Sign, store durably, then gossip. Raises WriteRefused (the write gate: catching
+        up, clock ahead, identity forked), InvalidField (the body) or StorageFailed; in
+        every case nothing was written."""
         now = self.now_ms()
         self.store.now_ms = now
         try:
             entry = self.replica.write(body, now, exercise)
+        except WriteRefused as exc:
+            self.metrics.writes_refused.labels(exc.reason).inc()
+            raise
         except sqlite3.Error as exc:
-            raise self._guard_storage(exc) from None
+            self.metrics.writes_refused.labels("storage_failed").inc()
+            log.error("storage refused a write; nothing was written", extra={"error": str(exc)})
+            raise StorageFailed(str(exc)) from None
         self._after(Applied(Status.APPENDED, stored=[entry], incidents={entry.incident}), "local")
         if self._nursery is not None and self.config.gossip:
             self.gossip.publish(entry.signed)
@@ -162,13 +200,16 @@ class Node:
         except ProtocolError as exc:
             self.reject(exc, "gossip", peer)
             return False
-        except sqlite3.Error as exc:
-            self._guard_storage(exc)
+        except sqlite3.Error as exc:  # nothing changed; sync brings the entry again
+            log.error("storage refused a gossiped entry", extra={"peer": peer, "error": str(exc)})
+            return False
+        except Exception as exc:
+            report_unexpected(self.metrics, log, "gossip", peer, exc)
             return False
         self._after(applied, "gossip")
         if applied.status is Status.PENDING:
             self.request_sync(peer)  # a gap: fetch what precedes it
-        return applied.status is not Status.PENDING_FULL
+        return applied.forwarded
 
     def _on_sync_received(self, received: Received, peer: str) -> None:
         for applied in received.applied:
@@ -181,42 +222,51 @@ class Node:
     # --- sync sessions ---
 
     def request_sync(self, peer: str) -> None:
-        """Start a session with `peer` unless one runs or the session cap is reached."""
-        if self._nursery is None or peer in self._syncing or peer not in self.connected:
-            return
-        if len(self._syncing) + self._inbound_sessions >= limits.sync_sessions_max:
+        """Start a session with `peer` unless one runs or no slot is free."""
+        if self._nursery is None or peer in self._syncing or peer not in self.connected or not self._slot_free(peer):
             return
         self._syncing.add(peer)
         self._nursery.start_soon(self._sync_with, peer)
 
+    def _slot_free(self, peer: str) -> bool:
+        """Session slots are shared: a member holds at most sync_sessions_per_peer_max of
+        them, so one that keeps sessions open slows only itself."""
+        return (
+            sum(self._sessions.values()) < limits.sync_sessions_max
+            and self._sessions.get(peer, 0) < limits.sync_sessions_per_peer_max
+        )
+
+    def _member(self, peer: str) -> Member | None:
+        return self.roster.by_peer_id(peer)
+
     async def _session(self, stream: INetStream, peer: str, dialer: bool) -> bool:
         """One sync session over `stream`; True if it completed."""
-        state = SyncState()
+        member = self._member(peer)
+        session = Session(peer if member is None else f"{member.name} ({member.country})", dialer)
+        self._sessions[peer] = self._sessions.get(peer, 0) + 1
         try:
-            await run_session(
-                stream, state, lambda: self.replica, self._sync_now, lambda r: self._on_sync_received(r, peer), dialer
-            )
+            await run_session(stream, session, self.replica, self._sync_now, lambda r: self._on_sync_received(r, peer))
             self.metrics.sync_sessions.labels("complete").inc()
-            if state.their_heads is not None:
-                self.peer_heads[peer] = state.their_heads
+            if session.state.their_heads is not None:
+                self.peer_heads[peer] = session.state.their_heads
                 self._update_lag(peer)
-            if not self.writable:
-                self.writable = True
-                log.info("caught up with our own log; writes enabled")
             return True
         except ProtocolError as exc:
             self.reject(exc, "sync", peer)
             self.metrics.sync_sessions.labels("rejected").inc()
-        except sqlite3.Error as exc:
-            self._guard_storage(exc)
+        except sqlite3.Error as exc:  # nothing changed; the next session tries again
+            log.error("storage refused entries from sync", extra={"peer": peer, "error": str(exc)})
             self.metrics.sync_sessions.labels("storage_failed").inc()
-        except (SessionEnded, trio.TooSlowError) as exc:
-            log.debug("sync session ended early", extra={"peer": peer, "error": str(exc)})
+        except NETWORK_ERRORS as exc:
+            log.debug("sync session ended early", extra={"peer": peer, "error": repr(exc)[:200]})
             self.metrics.sync_sessions.labels("ended").inc()
-        except Exception as exc:  # libp2p stream errors have many types; the session is over
-            log.debug("sync session failed", extra={"peer": peer, "error": repr(exc)[:200]})
+        except Exception as exc:
+            report_unexpected(self.metrics, log, "sync", peer, exc)
             self.metrics.sync_sessions.labels("failed").inc()
         finally:
+            self._sessions[peer] -= 1
+            if not self._sessions[peer]:
+                del self._sessions[peer]
             await close_quietly(stream)
         return False
 
@@ -241,7 +291,7 @@ class Node:
                 try:
                     with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
                         stream = await self.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
-                except Exception as exc:  # the connection went away under us
+                except NETWORK_ERRORS as exc:  # the connection went away under us
                     log.debug("cannot open sync stream", extra={"peer": peer, "error": repr(exc)[:200]})
                     self.metrics.sync_sessions.labels("failed").inc()
                     continue
@@ -252,14 +302,11 @@ class Node:
 
     async def _handle_sync_stream(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id.to_base58()
-        if self._inbound_sessions + len(self._syncing) >= limits.sync_sessions_max:
+        if not self._slot_free(peer):
+            self.metrics.sync_sessions.labels("refused").inc()
             await stream.reset()
             return
-        self._inbound_sessions += 1
-        try:
-            await self._session(stream, peer, dialer=False)
-        finally:
-            self._inbound_sessions -= 1
+        await self._session(stream, peer, dialer=False)
 
     async def _periodic_sync(self) -> None:
         while True:
@@ -283,7 +330,7 @@ class Node:
         self.store.seen_peer(peer, now)
         if self.media is not None:
             self.media.peer_connected(peer)
-        log.info("peer connected", extra={"peer": peer, "member": self.roster.by_peer_id(peer).name})  # type: ignore[union-attr]
+        log.info("peer connected", extra={"peer": peer, "member": self._name(self._member(peer).public_key)})  # type: ignore[union-attr]
         self.request_sync(peer)
 
     def _on_disconnected(self, peer: str) -> None:

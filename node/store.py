@@ -10,7 +10,7 @@ number applied. Never edit a released migration: add the next one.
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,11 +57,33 @@ MIGRATIONS = [
         value
     );
     """,
+    # 2: entries this version cannot read (stored under looser rules) are set aside here
+    """
+    CREATE TABLE quarantine (
+        id BLOB PRIMARY KEY,
+        author BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        quarantined_ms INTEGER NOT NULL,
+        envelope BLOB NOT NULL
+    );
+    """,
 ]
 
 
 class StoreError(Exception):
     """The database cannot be opened or is not ours."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A stored entry this version refuses, set aside with the rest of its author's chain."""
+
+    author: bytes
+    seq: int
+    id: bytes
+    reason: str
+    set_aside: int  # entries moved to the quarantine table: this one and those after it
 
 
 class Store:
@@ -106,7 +128,8 @@ class Store:
 
     # --- protocol.replica.Store ---
 
-    def put(self, chained: list[Entry], evidence: list[Entry], hlc: int) -> None:
+    def put(self, chained: list[Entry], evidence: list[Entry], proofs: list[ForkProof], hlc: int) -> None:
+        """One transaction: all of it is durable when this returns, or none of it is stored."""
         rows = [(e, 1) for e in chained] + [(e, 0) for e in evidence]
         ours = self.own_key is not None and any(e.author == self.own_key for e, _ in rows)
         db = self.db if ours else self.remote
@@ -116,14 +139,11 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(e.id, e.author, e.seq, c, int(e.kind), e.incident, e.hlc, self.now_ms, e.signed) for e, c in rows],
             )
-            db.execute("INSERT OR REPLACE INTO state VALUES ('hlc', ?)", (hlc,))
-
-    def put_proof(self, proof: ForkProof) -> None:
-        with self._transaction():
-            self.db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO forks VALUES (?, ?, ?, ?)",
-                (proof.author, proof.seq, proof.first.signed, proof.second.signed),
+                [(p.author, p.seq, p.first.signed, p.second.signed) for p in proofs],
             )
+            db.execute("INSERT OR REPLACE INTO state VALUES ('hlc', ?)", (hlc,))
 
     def entry_at(self, author: bytes, seq: int) -> Entry:
         row = self.db.execute(
@@ -144,19 +164,52 @@ class Store:
 
     # --- start-up ---
 
-    def chained(self) -> Iterator[Entry]:
-        """Every chained entry, in seq order per author, for Replica.restore."""
-        for (envelope,) in self.db.execute("SELECT envelope FROM entries WHERE chained = 1 ORDER BY author, seq"):
+    def chained(self) -> tuple[list[Entry], list[Unreadable]]:
+        """Every chained entry this version reads, in seq order per author, for
+        Replica.restore; and the entries it refuses (stored under looser rules by an
+        older version), which are moved to the quarantine table together with the rest of
+        their author's chain, which cannot link without them. Entries of authors no
+        longer on the roster are left where they are, unread (they come back with them)."""
+        entries: list[Entry] = []
+        unreadable: list[Unreadable] = []
+        broken: bytes | None = None
+        rows = self.db.execute("SELECT author, seq, id, envelope FROM entries WHERE chained = 1 ORDER BY author, seq")
+        for author, seq, entry_id, envelope in rows:
+            if author == broken or author not in self.roster:
+                continue
             try:
-                yield decode(envelope, self.roster, verify=False)
-            except ProtocolError as exc:  # e.g. its author left the roster
-                raise StoreError(f"stored entry cannot be read: {exc}") from None
+                entries.append(decode(envelope, self.roster, verify=False))
+            except ProtocolError as exc:
+                unreadable.append(Unreadable(author, seq, entry_id, f"{exc.reason}: {exc}", 0))
+                broken = author
+        return entries, [self._quarantine(u) for u in unreadable]
+
+    def _quarantine(self, bad: Unreadable) -> Unreadable:
+        with self._transaction():
+            moved = self.db.execute(
+                "INSERT OR IGNORE INTO quarantine SELECT id, author, seq, ?, ?, envelope FROM entries"
+                " WHERE author = ? AND seq >= ? AND chained = 1",
+                (bad.reason, self.now_ms, bad.author, bad.seq),
+            ).rowcount
+            self.db.execute("DELETE FROM entries WHERE author = ? AND seq >= ? AND chained = 1", (bad.author, bad.seq))
+        return Unreadable(bad.author, bad.seq, bad.id, bad.reason, moved)
+
+    def quarantined(self) -> list[tuple[bytes, int, bytes, str]]:
+        """(author, seq, id, reason) of every entry set aside, in order."""
+        return self.db.execute("SELECT author, seq, id, reason FROM quarantine ORDER BY author, seq").fetchall()
 
     def proofs(self) -> list[ForkProof]:
-        rows = self.db.execute("SELECT first, second FROM forks").fetchall()
-        return [
-            ForkProof.of(decode(a, self.roster, verify=False), decode(b, self.roster, verify=False)) for a, b in rows
-        ]
+        """The fork proofs we hold; one this version cannot read is left out (the proof is
+        found again if the fork is real: its entries travel with sync)."""
+        out = []
+        for first, second in self.db.execute("SELECT first, second FROM forks").fetchall():
+            try:
+                out.append(
+                    ForkProof.of(decode(first, self.roster, verify=False), decode(second, self.roster, verify=False))
+                )
+            except ProtocolError:
+                continue
+        return out
 
     def hlc(self) -> int:
         return int(self._state("hlc") or 0)

@@ -1,9 +1,9 @@
 """Anti-entropy over a libp2p stream (`/qroc/sync/1`, SPEC.md §5).
 
-Framing: a 4-byte big-endian length, then the message. The stream carries strictly
-alternating messages, the dialer first; each side stops after it has sent `{}` and then
-received `{}`. A peer that disconnects mid-stream looks like a clean end of stream in
-py-libp2p, so every frame is length-checked.
+Framing: a 4-byte big-endian length, then the message. The turn-taking and the end of a
+session are protocol.sync.Session's; this module only moves its messages. A peer that
+disconnects mid-stream looks like a clean end of stream in py-libp2p, so every frame is
+length-checked.
 """
 
 import contextlib
@@ -16,7 +16,7 @@ from libp2p.abc import INetStream
 from protocol import limits
 from protocol.errors import Malformed, TooLarge
 from protocol.replica import Replica
-from protocol.sync import EMPTY, Received, SyncState, generate_message, receive_message
+from protocol.sync import Received, Session
 
 from .errors import SessionEnded
 
@@ -64,33 +64,18 @@ async def close_quietly(stream: INetStream) -> None:
 
 async def run_session(
     stream: INetStream,
-    state: SyncState,
-    replica: Callable[[], Replica],
+    session: Session,
+    replica: Replica,
     now_ms: Callable[[], int],
     on_received: Callable[[Received], None],
-    dialer: bool,
 ) -> int:
-    """One sync session; returns the number of messages exchanged.
-
-    `replica` is called each time because the node may rebuild its replica (after a
-    storage error) during a session. Raises ProtocolError on a malformed message.
-    """
-    messages = 0
-    my_turn = dialer
-    sent_empty = received_empty = False
-    while messages < limits.sync_session_messages_max:
-        if my_turn:
-            data = generate_message(replica(), state) or EMPTY
-            await write_frame(stream, data)
-            sent_empty = data == EMPTY
-            if sent_empty and received_empty:
-                return messages + 1
+    """Carry one sync session (protocol.sync.Session decides what is said and when it is
+    over) over `stream`; returns the number of messages exchanged. Raises ProtocolError on
+    a malformed message, SessionEnded if the peer goes away."""
+    while not session.done:
+        if session.my_turn:
+            await write_frame(stream, session.outgoing(replica, now_ms()))
         else:
             data = await read_frame(stream)
-            on_received(receive_message(replica(), state, data, now_ms()))
-            received_empty = state.peer_quiet
-            if sent_empty and received_empty:
-                return messages + 1
-        messages += 1
-        my_turn = not my_turn
-    raise SessionEnded("sync session exceeded its message limit")
+            on_received(session.incoming(replica, data, now_ms()))
+    return session.messages

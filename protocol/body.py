@@ -1,18 +1,23 @@
 """Entry bodies: what each kind of entry says about an incident.
 
-Every body is a CBOR map with small-integer keys. Keys shared between kinds mean the same
-field everywhere (see SPEC.md §4):
+Every body is a CBOR map with small-integer keys (SPEC.md §4). Opening and update bodies
+share keys 1–7 (the incident's fields); comments and media manifests have keys of their own:
 
-    0 incident (id of the opening entry)   5 description
-    1 title                               6 location [lat_e7, lon_e7, place]
-    2 category                            7 tags (open) / tags added (update)
-    3 severity                            8 tags removed (update): [[tag, [add ids]]]
-    4 status
+    open, update:  0 incident (update only)  1 title  2 category  3 severity  4 status
+                   5 description  6 location [lat_e7, lon_e7, place]  7 tags (added)
+                   8 tags removed [[tag, [add ids]]] (update only)
+    comment:       0 incident  1 text
+    media:         0 incident  1 file name  2 MIME type  3 size  4 chunk size
+                   5 chunk hashes  6 SHA-256 of the file
 
-Sets (tags, chunk hashes are lists, not sets) are encoded sorted and without duplicates so
-that one set has exactly one encoding.
+Rules:
+- The constructors are the validators: a body that exists is valid, whether an API
+  request built it or the decoder did, so a node cannot sign what its peers refuse.
+- Sets (tags, removal ids) have one encoding: sorted, no duplicates, and an empty list is
+  left out rather than sent.
 """
 
+import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 from itertools import pairwise
@@ -20,7 +25,8 @@ from typing import Any
 
 from . import limits
 from .errors import InvalidField
-from .schema import Fields, as_array, as_bytes32, as_text
+from .schema import Fields, as_array, as_bytes32
+from .text import Shape, TextRule
 
 
 class Kind(IntEnum):
@@ -55,6 +61,39 @@ class Status(IntEnum):
 LAT_E7_MAX = 90 * 10**7
 LON_E7_MAX = 180 * 10**7
 
+TITLE = TextRule("title", limits.title_chars_max)
+DESCRIPTION = TextRule("description", limits.text_chars_max, Shape.FREE, empty=True)
+PLACE = TextRule("location place", limits.place_chars_max, empty=True)
+TAG = TextRule("tag", limits.tag_chars_max)
+COMMENT_TEXT = TextRule("text", limits.text_chars_max, Shape.FREE)
+FILE_NAME = TextRule("file name", limits.file_name_chars_max, Shape.FILE_NAME)
+# RFC 6838 restricted names, lower case (MIME types are case-insensitive: one spelling).
+_MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
+
+OPEN_KEYS = {1: "title", 2: "category", 3: "severity", 4: "status", 5: "description", 6: "location", 7: "tags"}
+UPDATE_KEYS = {0: "incident", **OPEN_KEYS, 7: "tags added", 8: "tags removed"}
+COMMENT_KEYS = {0: "incident", 1: "text"}
+MEDIA_KEYS = {
+    0: "incident",
+    1: "file name",
+    2: "MIME type",
+    3: "size",
+    4: "chunk size",
+    5: "chunk hashes",
+    6: "SHA-256",
+}
+
+
+def check_mime(value: object) -> str:
+    if type(value) is not str or len(value) > limits.mime_chars_max or not _MIME.fullmatch(value):
+        raise InvalidField(f"MIME type must be a lower-case type/subtype of at most {limits.mime_chars_max} characters")
+    return value
+
+
+def _check_enum(value: object, kind: type[IntEnum], name: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise InvalidField(f"{name} must be a {kind.__name__.lower()}")
+
 
 @dataclass(frozen=True, slots=True)
 class Location:
@@ -65,21 +104,24 @@ class Location:
     place: str = ""
 
     def __post_init__(self) -> None:
+        if type(self.lat_e7) is not int or type(self.lon_e7) is not int:
+            raise InvalidField("location latitude and longitude must be whole numbers of 1e-7 degree")
         if not (-LAT_E7_MAX <= self.lat_e7 <= LAT_E7_MAX and -LON_E7_MAX <= self.lon_e7 <= LON_E7_MAX):
             raise InvalidField("location is outside -90..90 latitude / -180..180 longitude")
+        PLACE.check(self.place)
 
     def to_cbor(self) -> list[Any]:
         return [self.lat_e7, self.lon_e7, self.place]
 
     @classmethod
     def from_cbor(cls, value: Any) -> "Location":
-        if type(value) is not list or len(value) != 3 or type(value[0]) is not int or type(value[1]) is not int:
+        if type(value) is not list or len(value) != 3:
             raise InvalidField("location must be [lat_e7, lon_e7, place]")
-        return cls(value[0], value[1], as_text(value[2], "location place", limits.place_chars_max, empty=True))
+        return cls(value[0], value[1], value[2])
 
 
 def _tag(value: Any) -> str:
-    return as_text(value, "tag", limits.tag_chars_max)
+    return TAG.check(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +135,17 @@ class Registers:
     description: str | None = None
     location: Location | None = None
 
+    def __post_init__(self) -> None:
+        if self.title is not None:
+            TITLE.check(self.title)
+        if self.description is not None:
+            DESCRIPTION.check(self.description)
+        _check_enum(self.category, Category, "category")
+        _check_enum(self.severity, Severity, "severity")
+        _check_enum(self.status, Status, "status")
+        if self.location is not None and not isinstance(self.location, Location):
+            raise InvalidField("location must be a location")
+
     def to_cbor(self) -> dict[int, Any]:
         out: dict[int, Any] = {}
         for key, name in REGISTER_KEYS.items():
@@ -105,11 +158,11 @@ class Registers:
     def read(cls, fields: Fields) -> "Registers":
         location = fields.raw(6, required=False)
         return cls(
-            title=fields.text(1, limits.title_chars_max, required=False),
+            title=fields.raw(1, required=False),
             category=fields.enum(2, Category, required=False),
             severity=fields.enum(3, Severity, required=False),
             status=fields.enum(4, Status, required=False),
-            description=fields.text(5, limits.text_chars_max, required=False, empty=True),
+            description=fields.raw(5, required=False),
             location=None if location is None else Location.from_cbor(location),
         )
 
@@ -120,9 +173,17 @@ class Registers:
 REGISTER_KEYS = {1: "title", 2: "category", 3: "severity", 4: "status", 5: "description", 6: "location"}
 
 
+def _check_tags(tags: tuple[str, ...], name: str) -> None:
+    if len(tags) > limits.tags_max:
+        raise InvalidField(f"{name}: {len(tags)} tags; at most {limits.tags_max} are allowed")
+    for tag in tags:
+        TAG.check(tag)
+
+
 @dataclass(frozen=True, slots=True)
 class Open:
-    """Opens an incident; its entry id becomes the incident id."""
+    """Opens an incident; its entry id becomes the incident id. Without a status it opens
+    with status open, and that value takes part in the status register like any other."""
 
     registers: Registers
     tags: tuple[str, ...] = ()
@@ -133,6 +194,7 @@ class Open:
         if r.title is None or r.category is None or r.severity is None:
             raise InvalidField("opening an incident needs a title, a category and a severity")
         object.__setattr__(self, "tags", tuple(sorted(set(self.tags))))
+        _check_tags(self.tags, "tags")
 
     def to_cbor(self) -> dict[int, Any]:
         out = self.registers.to_cbor()
@@ -142,15 +204,18 @@ class Open:
 
     @classmethod
     def from_cbor(cls, value: Any) -> "Open":
-        fields = Fields(value, "open body", range(1, 8))
+        fields = Fields(value, "open body", OPEN_KEYS)
         return cls(Registers.read(fields), fields.array(7, _tag, limits.tags_max, sorted_unique=True))
 
 
 def _removal(value: Any) -> tuple[str, tuple[bytes, ...]]:
     if type(value) is not list or len(value) != 2:
         raise InvalidField("a tag removal is [tag, [add entry ids]]")
-    ids = as_array(value[1], "tag removal ids", lambda v: as_bytes32(v, "add entry id"), limits.tags_max, True)
-    return _tag(value[0]), ids
+    tag = _tag(value[0])
+    ids = as_array(
+        value[1], f"removal of tag {tag!r}", lambda v: as_bytes32(v, "add entry id"), limits.tag_remove_ids_max, True
+    )
+    return tag, ids
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,9 +230,19 @@ class Update:
     kind = Kind.UPDATE
 
     def __post_init__(self) -> None:
+        as_bytes32(self.incident, "incident")
         object.__setattr__(self, "tags_add", tuple(sorted(set(self.tags_add))))
+        _check_tags(self.tags_add, "tags added")
         removes = tuple(sorted((tag, tuple(sorted(set(ids)))) for tag, ids in self.tags_remove))
         object.__setattr__(self, "tags_remove", removes)
+        _check_tags(tuple(tag for tag, _ in removes), "tags removed")
+        for tag, ids in removes:
+            if not 0 < len(ids) <= limits.tag_remove_ids_max:
+                raise InvalidField(
+                    f"removing tag {tag!r} names {len(ids)} adds; from 1 to {limits.tag_remove_ids_max} are allowed"
+                )
+            for add_id in ids:
+                as_bytes32(add_id, "add entry id")
         if not (self.registers.items() or self.tags_add or self.tags_remove):
             raise InvalidField("an update must change at least one field")
         if any(a[0] == b[0] for a, b in pairwise(removes)):
@@ -183,7 +258,7 @@ class Update:
 
     @classmethod
     def from_cbor(cls, value: Any) -> "Update":
-        fields = Fields(value, "update body", range(0, 9))
+        fields = Fields(value, "update body", UPDATE_KEYS)
         return cls(
             fields.bytes32(0),
             Registers.read(fields),
@@ -198,13 +273,17 @@ class Comment:
     text: str
     kind = Kind.COMMENT
 
+    def __post_init__(self) -> None:
+        as_bytes32(self.incident, "incident")
+        COMMENT_TEXT.check(self.text)
+
     def to_cbor(self) -> dict[int, Any]:
         return {0: self.incident, 1: self.text}
 
     @classmethod
     def from_cbor(cls, value: Any) -> "Comment":
-        fields = Fields(value, "comment body", range(0, 2))
-        return cls(fields.bytes32(0), fields.text(1, limits.text_chars_max))
+        fields = Fields(value, "comment body", COMMENT_KEYS)
+        return cls(fields.bytes32(0), fields.raw(1))
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,14 +300,20 @@ class Media:
     kind = Kind.MEDIA
 
     def __post_init__(self) -> None:
-        if not 0 < self.chunk_size <= limits.chunk_bytes_max:
+        as_bytes32(self.incident, "incident")
+        FILE_NAME.check(self.name)
+        check_mime(self.mime)
+        if type(self.chunk_size) is not int or not 0 < self.chunk_size <= limits.chunk_bytes_max:
             raise InvalidField(f"chunk size must be 1 to {limits.chunk_bytes_max} bytes")
-        if not 0 < self.size <= limits.media_bytes_max:
+        if type(self.size) is not int or not 0 < self.size <= limits.media_bytes_max:
             raise InvalidField(f"media size must be 1 to {limits.media_bytes_max} bytes")
-        if len(self.chunks) != -(-self.size // self.chunk_size):
-            raise InvalidField("chunk count does not match size and chunk size")
-        if "/" not in self.mime:
-            raise InvalidField("mime must be a type/subtype")
+        if len(self.chunks) != -(-self.size // self.chunk_size) or len(self.chunks) > limits.media_chunks_max:
+            raise InvalidField(
+                f"chunk count must be size / chunk size rounded up, at most {limits.media_chunks_max} chunks"
+            )
+        for chunk_hash in self.chunks:
+            as_bytes32(chunk_hash, "chunk hash")
+        as_bytes32(self.sha256, "SHA-256")
 
     def chunk_length(self, index: int) -> int:
         if index == len(self.chunks) - 1:
@@ -248,15 +333,15 @@ class Media:
 
     @classmethod
     def from_cbor(cls, value: Any) -> "Media":
-        fields = Fields(value, "media body", range(0, 7))
+        fields = Fields(value, "media body", MEDIA_KEYS)
         return cls(
             fields.bytes32(0),
-            fields.text(1, limits.file_name_chars_max),
-            fields.text(2, limits.mime_chars_max),
+            fields.raw(1),
+            fields.raw(2),
             fields.uint(3, minimum=1),
             fields.uint(4, minimum=1),
-            as_array(fields.raw(5), "media chunks", lambda v: as_bytes32(v, "chunk hash"), limits.media_chunks_max),
-            fields.bytes32(6),
+            as_array(fields.raw(5), "chunk hashes", lambda v: v, limits.media_chunks_max),
+            fields.raw(6),
         )
 
 

@@ -1,13 +1,17 @@
 """Deterministic CBOR: the one encoding every QROC structure has on the wire and on disk.
 
-Rules (RFC 8949 §4.2.1 core deterministic encoding, restricted):
+Rules (RFC 8949 §4.2.1 core deterministic encoding, restricted; SPEC.md §1):
 - definite lengths only, shortest integer and length headers;
 - maps have unique keys in ascending order; QROC maps use small unsigned integer keys,
   or byte-string keys of one fixed length, so length-first and bytewise ordering agree;
-- no tags, no floats, no undefined; only uint, nint, bstr, tstr, array, map, bool, null.
+- no tags (so no bignums: every integer fits major type 0 or 1), no floats, no undefined,
+  no simple values but false, true and null;
+- at most `cbor_depth_max` nested arrays and maps (the top one counted).
 
 A decoder accepts bytes only if re-encoding the decoded value gives the same bytes, which
-rejects every non-canonical form at once (long headers, unsorted keys, tags, bignums).
+rejects every non-canonical form at once (long headers, unsorted keys); then it walks the
+value once for what re-encoding cannot see (a bignum or a tagged date re-encodes to the
+same bytes, a float to a float).
 """
 
 from typing import Any
@@ -17,12 +21,38 @@ import cbor2
 from . import limits
 from .errors import Malformed, NonCanonical, TooLarge
 
+_INT_MIN = -(1 << 64)
+_INT_LIMIT = 1 << 64
+_SCALARS = (bytes, str, bool, type(None))
+
 
 def encode(value: Any) -> bytes:
     return cbor2.dumps(value, canonical=True)
 
 
-def decode(data: bytes, bytes_max: int) -> Any:
+def _check(value: Any, depth: int) -> None:
+    """Only the data model of SPEC.md §1, nested at most cbor_depth_max deep."""
+    kind = type(value)
+    if kind is int:
+        if not _INT_MIN <= value < _INT_LIMIT:
+            raise Malformed("integers beyond 64 bits (bignum tags) are not allowed")
+        return
+    if kind in _SCALARS:
+        return
+    if kind is not list and kind is not dict:
+        raise Malformed(f"CBOR {kind.__name__} values (tags, floats, simple values) are not allowed")
+    if depth >= limits.cbor_depth_max:
+        raise Malformed(f"nested deeper than {limits.cbor_depth_max} arrays and maps")
+    if kind is dict:
+        for key, item in value.items():
+            _check(key, depth + 1)
+            _check(item, depth + 1)
+    else:
+        for item in value:
+            _check(item, depth + 1)
+
+
+def decode(data: bytes | bytearray | memoryview, bytes_max: int) -> Any:
     """Decode canonical CBOR of at most `bytes_max` bytes; raise only ProtocolError."""
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise Malformed("expected bytes")
@@ -30,9 +60,11 @@ def decode(data: bytes, bytes_max: int) -> Any:
         raise TooLarge(f"{len(data)} bytes exceeds {bytes_max}")
     data = bytes(data)
     try:
+        # cbor2 counts depth its own way; one level of slack lets the walk below give the
+        # verdict while cbor2 still stops a hostile nesting before it costs anything.
         value = cbor2.loads(
             data,
-            max_depth=limits.cbor_depth_max,
+            max_depth=limits.cbor_depth_max + 1,
             allow_indefinite=False,
             allow_duplicate_keys=False,
         )
@@ -44,4 +76,5 @@ def decode(data: bytes, bytes_max: int) -> Any:
         raise NonCanonical("value cannot be re-encoded") from None
     if again != data:
         raise NonCanonical("bytes are not the deterministic encoding")
+    _check(value, 0)
     return value

@@ -11,7 +11,9 @@ Rules:
 - `seq` starts at 1 for each author; `prev` is null at seq 1 and the id of the author's
   entry at seq-1 otherwise (checked by the log when the entry links, not here).
 - Decoding checks, in order of cost: size, envelope, canonical content, version, author in
-  the roster, signature, then the body schema. Only ProtocolError escapes.
+  the roster, signature, then the fields and the body. Only ProtocolError escapes.
+- What we sign, every member accepts: `create` decodes the content it built with the same
+  reader `decode` uses, and refuses to sign if that fails or reads back anything else.
 """
 
 from dataclasses import dataclass
@@ -22,10 +24,13 @@ from .body import BODY_TYPES, Body, Kind
 from .errors import InvalidField, Malformed, UnknownAuthor, UnsupportedVersion
 from .identity import Identity, hash32, signature_bytes
 from .roster import Roster
-from .schema import Fields, as_text
+from .schema import Fields
+from .text import TextRule
 
 FORMAT_VERSION = 1
 ENTRY_DOMAIN = b"qroc-mesh/entry/v1\x00"
+EXERCISE = TextRule("exercise", limits.exercise_chars_max)
+CONTENT_KEYS = {0: "version", 1: "author", 2: "seq", 3: "prev", 4: "hlc", 5: "kind", 6: "body", 7: "exercise"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,30 +59,71 @@ class Entry:
         return (self.hlc, self.author, self.id)
 
 
-def _content(author: bytes, seq: int, prev: bytes | None, hlc: int, body: Body, exercise: str | None) -> dict[int, Any]:
+@dataclass(frozen=True, slots=True)
+class _Content:
+    author: bytes
+    seq: int
+    prev: bytes | None
+    hlc: int
+    body: Body
+    exercise: str | None
+
+
+def _encode_content(c: _Content) -> bytes:
     content: dict[int, Any] = {
         0: FORMAT_VERSION,
-        1: author,
-        2: seq,
-        3: prev,
-        4: hlc,
-        5: int(body.kind),
-        6: body.to_cbor(),
+        1: c.author,
+        2: c.seq,
+        3: c.prev,
+        4: c.hlc,
+        5: int(c.body.kind),
+        6: c.body.to_cbor(),
     }
-    if exercise is not None:
-        content[7] = exercise
-    return content
+    if c.exercise is not None:
+        content[7] = c.exercise
+    return cbor.encode(content)
+
+
+def _parse(content_bytes: bytes) -> Fields:
+    fields = Fields(cbor.decode(content_bytes, limits.entry_bytes_max), "entry", CONTENT_KEYS)
+    if fields.raw(0) != FORMAT_VERSION or type(fields.raw(0)) is not int:
+        raise UnsupportedVersion(f"entry format version {fields.raw(0)!r} is not {FORMAT_VERSION}")
+    return fields
+
+
+def _read(fields: Fields) -> _Content:
+    """Every field but the version (checked by `_parse`) and the signature."""
+    author = fields.bytes32(1)
+    seq = fields.uint(2, minimum=1)
+    if not fields.has(3):
+        raise Malformed("entry lacks prev (key 3)")
+    prev = fields.bytes32(3, required=False)
+    if (seq == 1) != (prev is None):
+        raise InvalidField("seq 1 has no prev; every later entry has one")
+    hlc = fields.uint(4)
+    try:
+        kind = Kind(fields.raw(5)) if type(fields.raw(5)) is int else None
+    except ValueError:
+        kind = None
+    if kind is None:
+        raise InvalidField(f"unknown entry kind {fields.raw(5)!r}")
+    body = BODY_TYPES[kind].from_cbor(fields.raw(6))
+    exercise = fields.text(7, EXERCISE, required=False)
+    return _Content(author, seq, prev, hlc, body, exercise)
 
 
 def create(
     identity: Identity, seq: int, prev: bytes | None, hlc: int, body: Body, exercise: str | None = None
 ) -> Entry:
-    """Sign a new entry. The caller (the log owner) supplies seq, prev and a fresh HLC tick."""
-    if seq < 1 or (seq == 1) != (prev is None):
-        raise InvalidField("seq starts at 1, and only the first entry has no prev")
-    if exercise is not None:
-        as_text(exercise, "exercise", limits.exercise_chars_max)
-    content = cbor.encode(_content(identity.public_key, seq, prev, hlc, body, exercise))
+    """Sign a new entry. The caller (the log owner) supplies seq, prev and a fresh HLC tick.
+    Raises InvalidField, naming the field, for anything a decoder would refuse."""
+    wanted = _Content(identity.public_key, seq, prev, hlc, body, exercise)
+    try:
+        content = _encode_content(wanted)
+    except (TypeError, ValueError) as exc:  # e.g. a lone surrogate cannot be UTF-8
+        raise InvalidField(f"entry cannot be encoded: {exc}") from None
+    if _read(_parse(content)) != wanted:
+        raise InvalidField("entry does not read back as written")
     signed = cbor.encode([content, identity.sign(ENTRY_DOMAIN, content)])
     if len(signed) > limits.entry_bytes_max:
         raise InvalidField(f"entry of {len(signed)} bytes exceeds {limits.entry_bytes_max}")
@@ -101,27 +147,11 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
     content_bytes, signature = envelope
     if len(signature) != signature_bytes:
         raise Malformed("signature must be 64 bytes")
-    fields = Fields(cbor.decode(content_bytes, limits.entry_bytes_max), "entry", range(0, 8))
-    if fields.raw(0) != FORMAT_VERSION or type(fields.raw(0)) is not int:
-        raise UnsupportedVersion(f"entry format version {fields.raw(0)!r} is not {FORMAT_VERSION}")
-    author = fields.bytes32(1)
-    member = roster.get(author)
+    fields = _parse(content_bytes)
+    member = roster.get(fields.bytes32(1))
     if member is None:
         raise UnknownAuthor("entry author is not in the roster")
     if verify:
         member.verifier.verify(ENTRY_DOMAIN, content_bytes, signature)
-    seq = fields.uint(2, minimum=1)
-    prev = fields.bytes32(3, required=False)
-    if (seq == 1) != (prev is None):
-        raise InvalidField("seq 1 has no prev; every later entry has one")
-    if not fields.has(3):
-        raise Malformed("entry lacks field 3 (prev)")
-    try:
-        kind = Kind(fields.raw(5)) if type(fields.raw(5)) is int else None
-    except ValueError:
-        kind = None
-    if kind is None:
-        raise InvalidField(f"unknown entry kind {fields.raw(5)!r}")
-    body = BODY_TYPES[kind].from_cbor(fields.raw(6))
-    exercise = fields.text(7, limits.exercise_chars_max, required=False)
-    return Entry(author, seq, prev, fields.uint(4), body, exercise, hash32(data), bytes(data))
+    c = _read(fields)
+    return Entry(c.author, c.seq, c.prev, c.hlc, c.body, c.exercise, hash32(data), bytes(data))

@@ -58,9 +58,36 @@ class BadChunk(ProtocolError):
     reason = "bad_chunk"
 
 
-class IdentityForked(ProtocolError):
+class WriteRefused(ProtocolError):
+    """The write gate (protocol/gate.py) refuses a local write: writing now could fork our
+    own log or would be refused by the other members. `reason` names the case for the
+    API and the metrics; the message says what the operator can do."""
+
+    reason = "write_refused"
+
+
+class CatchingUp(WriteRefused):
+    """We may not hold the end of our own log yet: a member may have more of it."""
+
+    reason = "catching_up"
+
+
+class ClockAhead(WriteRefused):
+    """Our clock, or the clock persisted with our log, is far ahead of the federation's."""
+
+    reason = "clock_ahead"
+
+
+class IdentityForked(WriteRefused):
     """Our own key signed two chains (a cloned key, or a restore that wrote before it
     caught up). Everything we write from the fork on is excluded everywhere, so we refuse
     to write at all: an operator must act."""
 
     reason = "identity_forked"
+
+
+class OwnLogUnreadable(WriteRefused):
+    """Entries of our own log in our store break this version's rules (an older version
+    let them in): no member accepts them, and writing on would reuse their seqs."""
+
+    reason = "own_log_unreadable"

@@ -6,7 +6,8 @@ Rules:
   opening entry arrives.
 - Registers (title, category, severity, status, description, location) are
   last-writer-wins, ordered by (hlc, author, id): a total order, so every replica picks
-  the same winner.
+  the same winner. An opening entry without a status sets status open: it takes part in
+  that register like any entry that sets it.
 - Tags are an add-wins set: an add is identified by (tag, id of the adding entry); a
   removal names the adds it observed, so an add it did not see survives.
 - Comments and media are grow-only, listed in (hlc, author, id) order.
@@ -50,6 +51,8 @@ class _Partial:
             registers: Registers = body.registers
             for name, value in registers.items():
                 self.set_register(name, entry.order_key, value)
+            if isinstance(body, Open) and registers.status is None:
+                self.set_register("status", entry.order_key, Status.OPEN)  # an opening sets it
             for tag in body.tags if isinstance(body, Open) else body.tags_add:
                 self.tag_adds.setdefault(tag, set()).add(entry.id)
             if isinstance(body, Update):
@@ -129,7 +132,7 @@ class IncidentState:
             "description": values.get("description", ""),
             "category": values["category"].name.lower(),
             "severity": values["severity"].name.lower(),
-            "status": values.get("status", Status.OPEN).name.lower(),
+            "status": values["status"].name.lower(),
             "location": None
             if location is None
             else {"lat": location.lat_e7 / 1e7, "lon": location.lon_e7 / 1e7, "place": location.place},

@@ -10,8 +10,9 @@ treat it as a protocol change and update SPEC.md.
 # (~140 KiB); the rest of an entry is small. 256 KiB leaves room and stays far below
 # py-libp2p's 1 MiB gossip ceiling, over which publishes are silently delivered locally only.
 entry_bytes_max = 256 * 1024
-# The entry schema nests at most 5 levels (envelope, entry, body, location/tags list,
-# pair); anything deeper is hostile. Checked by the CBOR decoder before building objects.
+# Nesting depth: the arrays and maps on the path from the top item to the deepest one,
+# the top one counted. The schema needs at most 5 (entry content, body, tags removed,
+# one removal, its ids); anything deeper is hostile. Checked while decoding.
 cbor_depth_max = 8
 # Free-text fields: an incident title is a headline, a description or comment a report.
 title_chars_max = 200
@@ -19,6 +20,10 @@ text_chars_max = 16 * 1024
 place_chars_max = 200
 tag_chars_max = 64
 tags_max = 64
+# A removal names the adds of its tag it observed (add-wins); more than this many live adds
+# of one tag means many members tagged it at once, and a removal naming them all would be
+# a long entry. The API refuses such a removal with a clear error.
+tag_remove_ids_max = 64
 exercise_chars_max = 100
 file_name_chars_max = 255
 mime_chars_max = 127
@@ -29,6 +34,15 @@ name_chars_max = 100
 clock_skew_ms_max = 5 * 60 * 1000
 # The HLC packs milliseconds and a 16-bit logical counter into one uint64.
 hlc_counter_max = 0xFFFF
+# Members' clocks (each sync session starts with the sender's) older than this are not
+# counted when judging whether our clock is ahead of the federation's (protocol/gate.py).
+clock_sample_ms_max = 10 * 60 * 1000
+
+# --- the write gate (protocol/gate.py) ---
+# A node that holds some of its own log and reached no member since start writes after
+# this long: an OC cut off at start-up must still record. Long enough for the dialer to
+# reach a member that is up (a few seconds) and sync, short for a duty officer.
+own_log_wait_ms = 30_000
 
 # --- roster ---
 # A federation is the EU's member states plus partners: a few dozen OCs, not thousands.
@@ -49,9 +63,16 @@ pending_entries_per_author_max = 2_000
 # makes progress and a receiver's buffer stays bounded.
 sync_batch_entries_max = 512
 sync_message_bytes_max = 4 * 1024 * 1024
+# What a sender puts in one message of entries and fork proofs together (the rest of the
+# message — heads, wants, samples — is bounded by count, well under the other half).
+sync_batch_bytes_max = sync_message_bytes_max // 2
 # Fork proofs and explicit entry requests are rare; a message holding more is hostile.
 sync_forks_max = 64
 sync_wants_max = 256
+# Fork descent (protocol/sync.py): ids of our chain at this many seqs per author and
+# message narrow the doubt 257-fold a message (11 KiB an author), for a few authors at once.
+sync_samples_max = 256
+sync_sample_authors_max = 16
 
 # --- media (wire) ---
 # Chunks of 1 MiB: large enough that per-chunk overhead is negligible, small enough that
@@ -82,6 +103,9 @@ dial_timeout_ms_max = 5000
 # Concurrent sync sessions (inbound plus outbound): each holds up to two messages of
 # sync_message_bytes_max in memory; a flood of inbound streams must not exhaust memory.
 sync_sessions_max = 16
+# Of those, what one member may hold (one each way, and one more while a session that is
+# ending overlaps the next): a member that keeps sessions open slows only itself.
+sync_sessions_per_peer_max = 3
 # A sync peer that sends nothing for this long is gone; its session ends.
 sync_message_timeout_ms_max = 30_000
 # A session that is still exchanging after this many messages is misbehaving.

@@ -15,17 +15,16 @@ class MemoryStore:
         self.proofs: dict[bytes, ForkProof] = {}
         self.hlc = 0
 
-    def put(self, chained: list[Entry], evidence: list[Entry], hlc: int) -> None:
+    def put(self, chained: list[Entry], evidence: list[Entry], proofs: list[ForkProof], hlc: int) -> None:
         for entry in chained:
             log = self.chained.setdefault(entry.author, [])
             assert entry.seq == len(log) + 1, "chained entries arrive in seq order"
             log.append(entry)
         for entry in chained + evidence:
-            self.by_id[entry.id] = entry
+            self.by_id.setdefault(entry.id, entry)
+        for proof in proofs:
+            self.proofs[proof.author] = proof
         self.hlc = max(self.hlc, hlc)
-
-    def put_proof(self, proof: ForkProof) -> None:
-        self.proofs[proof.author] = proof
 
     def entry_at(self, author: bytes, seq: int) -> Entry:
         return self.chained[author][seq - 1]

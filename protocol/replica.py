@@ -1,9 +1,16 @@
 """A replica: one member's view of the federation, over a store the caller provides.
 
-This is the decision core the node and the simulator share: it signs local writes, takes
-in remote entries and fork proofs, keeps the log bookkeeping and folds canonical entries
-into incident states. It persists through `Store` *before* it changes any state, so a
-caller that acknowledges after `write` returns acknowledges only what is durable.
+This is the decision core the node and the simulator share: it signs local writes (behind
+the write gate), takes in remote entries and fork proofs, keeps the log bookkeeping and
+folds canonical entries into incident states.
+
+Rules:
+- Durable before changed: every change is made in a log transaction, persisted through
+  `Store.put` (which returns only once it is durable) and only then committed and folded.
+  If the store fails, the transaction is rolled back and the clock restored: a failed
+  write consumes no seq and changes no state, and the caller may simply try again.
+- Only ProtocolError subclasses escape for bad input; a store failure escapes as whatever
+  the store raised, with nothing changed.
 """
 
 from collections.abc import Iterable
@@ -12,19 +19,26 @@ from typing import Protocol
 
 from .body import Body
 from .entry import Entry, create
-from .errors import ClockSkew, ProtocolError
+from .errors import ClockSkew, ProtocolError, WriteRefused
+from .gate import WriteGate
 from .hlc import Hlc
 from .identity import Identity
 from .incident import IncidentState
 from .log import Added, ForkProof, Log, Status
 from .roster import Roster
 
+Heads = dict[bytes, tuple[int, bytes]]
+
+# Gossip forwards an entry only when taking it in taught us something: it joined a chain,
+# waits for its predecessor (others may lack it too), or proved a fork (every member must
+# learn that). Duplicates and entries past a fork verdict go no further.
+FORWARDED = frozenset({Status.APPENDED, Status.PENDING, Status.FORK})
+
 
 class Store(Protocol):
-    """Durable storage of entries; `put` returns only once the entries are durable."""
+    """Durable storage of entries; `put` returns only once everything given is durable."""
 
-    def put(self, chained: list[Entry], evidence: list[Entry], hlc: int) -> None: ...
-    def put_proof(self, proof: ForkProof) -> None: ...
+    def put(self, chained: list[Entry], evidence: list[Entry], proofs: list[ForkProof], hlc: int) -> None: ...
     def entry_at(self, author: bytes, seq: int) -> Entry: ...
     def entries_after(self, author: bytes, seq: int, limit: int) -> list[bytes]: ...
     def entry_by_id(self, entry_id: bytes) -> bytes | None: ...
@@ -33,20 +47,36 @@ class Store(Protocol):
 @dataclass(slots=True)
 class Applied:
     status: Status
-    stored: list[Entry] = field(default_factory=list)
+    stored: list[Entry] = field(default_factory=list)  # newly stored: chained, then proof evidence
     incidents: set[bytes] = field(default_factory=set)  # whose state changed
     fork: tuple[bytes, int] | None = None  # (author, new fork seq)
 
+    @property
+    def forwarded(self) -> bool:
+        return self.status in FORWARDED
+
 
 class Replica:
-    def __init__(self, store: Store, roster: Roster, identity: Identity | None = None, hlc: int = 0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        roster: Roster,
+        identity: Identity | None = None,
+        hlc: int = 0,
+        gate: WriteGate | None = None,
+    ) -> None:
         self.store = store
         self.roster = roster
         self.identity = identity
         self.hlc = Hlc(hlc)
+        self.gate = gate
         self.log = Log(store.entry_at)
         self.incidents: dict[bytes, IncidentState] = {}
-        self._by_author: dict[bytes, list[Entry]] = {}  # canonical entries, for refolds
+        self._by_author: dict[bytes, list[Entry]] = {}  # chained entries, for refolds
+
+    @property
+    def me(self) -> bytes | None:
+        return None if self.identity is None else self.identity.public_key
 
     def restore(self, chained: Iterable[Entry], proofs: Iterable[ForkProof]) -> None:
         """Rebuild from our own store at start-up: chained entries in seq order per author."""
@@ -56,7 +86,7 @@ class Replica:
             if entry.hlc > self.hlc.value:
                 self.hlc.value = entry.hlc
         for proof in proofs:
-            self.log.add_proof(proof)
+            self.log.restore_proof(proof)
         for entries in self._by_author.values():
             for entry in entries:
                 if self.log.is_canonical(entry):
@@ -70,14 +100,44 @@ class Replica:
         state.apply(entry)
         return incident
 
-    def write(self, body: Body, now_ms: int, exercise: str | None = None) -> Entry:
-        """Sign and store a new entry of our own; durable when this returns."""
+    # --- local writes ---
+
+    def refusal(self, now_ms: int) -> WriteRefused | None:
+        """Why a write now would be refused, or None (for health reports)."""
+        try:
+            self._check_gate(now_ms)
+        except WriteRefused as exc:
+            return exc
+        return None
+
+    def _check_gate(self, now_ms: int) -> int:
         assert self.identity is not None, "a replica without identity cannot write"
+        seq, _ = self.log.next_seq(self.identity.public_key)  # raises IdentityForked
+        if self.gate is not None:
+            self.gate.check(seq - 1, self.log.fork_seq(self.identity.public_key), self.hlc.value, now_ms)
+        return seq
+
+    def write(self, body: Body, now_ms: int, exercise: str | None = None) -> Entry:
+        """Sign and store a new entry of our own; durable when this returns. Raises
+        WriteRefused (the gate), InvalidField (the body), or the store's error; in every
+        case nothing changed."""
+        assert self.identity is not None, "a replica without identity cannot write"
+        self._check_gate(now_ms)
         seq, prev = self.log.next_seq(self.identity.public_key)
-        entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise)
-        applied = self.receive(entry, now_ms)
-        assert applied.status is Status.APPENDED, "our own entry must append"
+        before = self.hlc.value
+        try:
+            entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise)
+            applied, errors = self.receive_many([entry], now_ms)
+        except BaseException:
+            self.hlc.value = before
+            raise
+        if errors:
+            self.hlc.value = before
+            raise errors[0]
+        assert applied[0].status is Status.APPENDED, "our own entry must append"
         return entry
+
+    # --- what peers send ---
 
     def receive(self, entry: Entry, now_ms: int) -> Applied:
         """Take in a verified entry; raises ClockSkew if it is too far ahead of `now_ms`."""
@@ -89,40 +149,60 @@ class Replica:
     def receive_many(self, entries: list[Entry], now_ms: int) -> tuple[list[Applied], list[ProtocolError]]:
         """Take in verified entries with one durable write for all of them (a sync batch
         costs one fsync, not one each). Entries too far ahead are returned as errors."""
-        me = getattr(self.identity, "public_key", None)
         batch: list[Added] = []
         errors: list[ProtocolError] = []
-        for entry in entries:
-            try:
-                added = self.log.add(entry, now_ms)
-            except ClockSkew as exc:
-                errors.append(exc)
-                continue
-            if entry.author != me:
-                self.hlc.observe(entry.hlc, now_ms)
-            batch.append(added)
-        chained = [e for added in batch for e in added.appended]
-        evidence = [e for added in batch for e in added.evidence]
-        if chained or evidence:
-            self.store.put(chained, evidence, self.hlc.value)
+        before = self.hlc.value
+        self.log.begin()
+        try:
+            for entry in entries:
+                try:
+                    added = self.log.add(entry, now_ms)
+                except ClockSkew as exc:
+                    errors.append(exc)
+                    continue
+                if entry.author != self.me:
+                    self.hlc.observe(entry.hlc, now_ms)
+                batch.append(added)
+            self._persist([e for added in batch for e in added.appended], [a.proof for a in batch if a.proof])
+        except BaseException:
+            self.log.rollback()
+            self.hlc.value = before
+            raise
+        self.log.commit()
         return [self._apply(added) for added in batch], errors
 
     def receive_proof(self, proof: ForkProof) -> Applied:
-        if self.log.add_proof(proof) is None:
-            return Applied(Status.DUPLICATE)
-        return self._apply(Added(Status.FORK, proof=proof))
+        """Take in a fork proof a peer holds (both entries verified)."""
+        self.log.begin()
+        try:
+            lowered = self.log.add_proof(proof)
+            self._persist([], [lowered] if lowered else [])
+        except BaseException:
+            self.log.rollback()
+            raise
+        self.log.commit()
+        return self._apply(Added(Status.FORK, proof=lowered)) if lowered else Applied(Status.DUPLICATE)
+
+    def _persist(self, chained: list[Entry], proofs: list[ForkProof]) -> None:
+        lowest: dict[bytes, ForkProof] = {}
+        for proof in proofs:
+            if proof.author not in lowest or proof.seq < lowest[proof.author].seq:
+                lowest[proof.author] = proof
+        if chained or lowest:
+            evidence = [e for p in lowest.values() for e in (p.first, p.second)]
+            self.store.put(chained, evidence, list(lowest.values()), self.hlc.value)
 
     def _apply(self, added: Added) -> Applied:
-        """Fold what `added` appended; the caller has already stored it."""
-        applied = Applied(added.status, stored=added.appended + added.evidence)
+        """Fold what `added` appended; it is stored and committed."""
+        proof = added.proof
+        applied = Applied(added.status, stored=added.appended + ([proof.first, proof.second] if proof else []))
         for entry in added.appended:
             self._by_author.setdefault(entry.author, []).append(entry)
             if self.log.is_canonical(entry):
                 applied.incidents.add(self._fold(entry))
-        if added.proof is not None:
-            self.store.put_proof(added.proof)
-            applied.fork = (added.proof.author, added.proof.seq)
-            applied.incidents |= self._refold(added.proof.author, added.proof.seq)
+        if proof is not None:
+            applied.fork = (proof.author, proof.seq)
+            applied.incidents |= self._refold(proof.author, proof.seq)
         return applied
 
     def _refold(self, author: bytes, fork_seq: int) -> set[bytes]:
@@ -138,6 +218,20 @@ class Replica:
             if not self.incidents[incident].partials:  # nothing canonical is left of it
                 del self.incidents[incident]
         return touched
+
+    # --- what sync sessions learn of a peer (for the write gate) ---
+
+    def heard_heads(self, peer: str, heads: Heads) -> None:
+        if self.gate is not None and self.me is not None:
+            self.gate.heard_heads(peer, heads.get(self.me, (0, b""))[0])
+
+    def heard_clock(self, peer: str, their_now_ms: int, now_ms: int) -> None:
+        if self.gate is not None:
+            self.gate.heard_clock(peer, their_now_ms, now_ms)
+
+    def session_completed(self) -> None:
+        if self.gate is not None:
+            self.gate.synced = True
 
     def visible_incidents(self) -> dict[bytes, IncidentState]:
         return {i: s for i, s in self.incidents.items() if s.visible}

@@ -7,13 +7,21 @@ from hypothesis import strategies as st
 
 from protocol import cbor, limits
 from protocol.body import Kind
-from protocol.entry import create, decode
-from protocol.errors import BadSignature, Malformed, NonCanonical, ProtocolError, TooLarge, UnknownAuthor
+from protocol.entry import EXERCISE, create, decode
+from protocol.errors import (
+    BadSignature,
+    InvalidField,
+    Malformed,
+    NonCanonical,
+    ProtocolError,
+    TooLarge,
+    UnknownAuthor,
+)
 from protocol.identity import Identity, peer_id_of
 from protocol.roster import Roster
 
-from .factories import NOW_MS, identity, open_body, roster_of
-from .strategies import bodies
+from .factories import NOW_MS, identity, open_body, replicas, roster_of
+from .strategies import any_char, bodies, raw_bodies, valid_text
 
 IDS, ROSTER = roster_of(3)
 
@@ -22,15 +30,25 @@ def signed(body=None, seq=1, prev=None, author=0, exercise=None):
     return create(IDS[author], seq, prev, NOW_MS << 16, body or open_body(), exercise)
 
 
-@given(
-    bodies, st.integers(1, 2**40), st.none() | st.text(min_size=1, max_size=20).filter(str.strip), st.integers(0, 2**63)
-)
+@given(bodies, st.integers(1, 2**40), st.none() | valid_text(EXERCISE, 20), st.integers(0, 2**63 - 1))
 def test_every_entry_round_trips_through_its_encoding(body, seq, exercise, hlc):
     prev = None if seq == 1 else bytes(32)
     entry = create(IDS[0], seq, prev, hlc, body, exercise)
     again = decode(entry.signed, ROSTER)
     assert again == entry
     assert again.kind is body.kind
+
+
+@settings(max_examples=300)
+@given(raw_bodies(), st.none() | st.text(any_char, max_size=12))
+def test_whatever_a_replica_agrees_to_write_every_member_decodes(build, exercise):
+    replica = replicas(1)[0]
+    try:
+        entry = replica.write(build(), NOW_MS, exercise)
+    except InvalidField:
+        assert replica.log.heads() == {} and not replica.store.by_id  # refused: nothing changed
+        return
+    assert decode(entry.signed, replica.roster) == entry
 
 
 @settings(max_examples=500)
