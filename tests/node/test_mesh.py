@@ -1,6 +1,5 @@
 """Real libp2p hosts on loopback, real SQLite files, nodes in one trio run."""
 
-
 from node.node import Node
 from protocol.body import Comment
 from protocol.entry import create

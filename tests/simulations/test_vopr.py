@@ -11,6 +11,21 @@ def test_a_fixed_set_of_seeds_converges_with_nothing_lost(seed):
     assert result.ok, f"seed {seed}: {result.problems}"
     assert result.entries > 100 and result.stats["crashes"] > 0 and result.stats["partitions"] > 0
     assert result.stats["dropped"] > 0 and result.stats["duplicated"] > 0
+    assert result.stats["writes_refused"] > 0  # the write gate held writes until a first sync
+
+
+def test_a_cloned_identity_is_found_forked_by_every_replica_and_nobody_else_is():
+    sim = Sim(1, SMALL)
+    assert sim.run().ok and sim.stats["clones"] == 1
+    verdicts = [sim.verdicts(r) for r in sim.live()]
+    assert verdicts[0] and all(v == verdicts[0] for v in verdicts)
+    assert set(verdicts[0]) <= sim.may_fork
+
+
+def test_a_writer_restored_from_a_stale_copy_loses_only_what_never_left_it():
+    sim = Sim(4, SMALL)
+    assert sim.run().ok and sim.stats["stale_restores"] == 1
+    assert len(sim.lost) <= 1
 
 
 def test_the_same_seed_gives_the_same_trace_twice():
@@ -24,6 +39,6 @@ def test_the_checker_catches_a_lost_entry():
     result = sim.run()
     assert result.ok
     victim = sim.stores[5]
-    lost = sim.acked[len(sim.acked) // 2]
+    lost = next(e for e, (author, _) in sim.acked.items() if author not in sim.may_fork and e in victim.by_id)
     del victim.by_id[lost]
     assert any("lacks 1 acknowledged" in p for p in sim.check())
