@@ -219,10 +219,19 @@ def create_app(node: Any) -> FastAPI:
 
     @app.get("/v1/sync", response_model=SyncStatus, dependencies=guard, tags=["mesh"])
     async def sync_status() -> dict[str, Any]:
-        heads = [
-            {"author": author(node.roster, a), "seq": seq, "id": i.hex(), "fork_seq": node.replica.log.fork_seq(a)}
-            for a, (seq, i) in sorted(node.replica.log.heads().items())
-        ]
+        log = node.replica.log
+        forked = {proof.author for proof in log.proofs()}  # listed even with nothing canonical left
+        heads = []
+        for a in sorted(set(log.heads()) | forked):
+            seq, head_id = log.head(a)
+            heads.append(
+                {
+                    "author": author(node.roster, a),
+                    "seq": seq,
+                    "id": None if head_id is None else head_id.hex(),
+                    "fork_seq": log.fork_seq(a),
+                }
+            )
         peers_out = [
             SyncPeer(
                 peer_id=member.peer_id,

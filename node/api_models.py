@@ -191,9 +191,9 @@ class PeerList(BaseModel):
 
 class Head(BaseModel):
     author: Author
-    seq: int
-    id: str
-    fork_seq: int | None
+    seq: int = Field(description="Highest canonical seq held (0: none, e.g. forked at seq 1)")
+    id: str | None
+    fork_seq: int | None = Field(description="The author's proven fork seq: its entries from there on are excluded")
 
 
 class SyncPeer(BaseModel):

@@ -7,12 +7,15 @@ unreadable key, a port in use) ends in one line on stderr and a non-zero exit.
 import json
 import signal
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
 import click
 import trio
 
+from protocol import limits
+from protocol.hlc import wall_ms
 from protocol.roster import Member
 
 from . import __version__, logs, systemd
@@ -21,6 +24,7 @@ from .cli_media import media
 from .cli_sim import sim
 from .config import Config
 from .datadir import DataDir, DataDirError
+from .store import Store
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,6 +95,45 @@ def roster_list(data_dir: Path) -> None:
     """List the roster's members."""
     for m in DataDir(data_dir).roster():
         click.echo(f"{m.country}  {m.name:40s}  {m.peer_id}  {' '.join(m.addrs) or '(no address)'}")
+
+
+@main.group()
+def repair() -> None:
+    """Recover a node's data from a fault (the node must be stopped)."""
+
+
+@repair.command("clock")
+@DATA_DIR
+@click.option("--yes", is_flag=True, help="Remove them (without it: only list what would go).")
+@guarded
+def repair_clock(data_dir: Path, yes: bool) -> None:
+    """Remove this node's own entries written while its clock was far ahead.
+
+    Entries more than an hour ahead of the wall clock are refused by every member with a
+    sane clock, and so is everything written after them (the node refuses writes with
+    503 clock_ahead). This removes them, with every later entry of this node's own log,
+    and sets the stored clock back. Fix the system clock first.
+    """
+    from .mesh import check_port_free  # imports libp2p: only where it is needed
+
+    datadir = DataDir(data_dir)
+    config = datadir.config()
+    check_port_free(config.api_host, config.api_port, "the node's API port (stop the node first)")
+    store = Store(datadir.db_path, datadir.roster(), datadir.identity().public_key)
+    try:
+        ahead = store.own_entries_ahead(int(time.time() * 1000), limits.clock_repair_ahead_ms_min)
+        if not ahead:
+            click.echo("no own entries more than an hour ahead of the clock: nothing to repair")
+            return
+        first_s = (wall_ms(ahead[0][1]) - int(time.time() * 1000)) // 1000
+        click.echo(f"{len(ahead)} own entries from seq {ahead[0][0]} on, the first {first_s} s ahead of the clock")
+        if not yes:
+            click.echo("run again with --yes to remove them")
+            return
+        store.drop_own_from(ahead[0][0])
+        click.echo(f"removed; this node's log continues at seq {ahead[0][0]} once it runs again")
+    finally:
+        store.close()
 
 
 @main.command()

@@ -16,6 +16,7 @@ from typing import Any
 
 from protocol.entry import Entry, decode
 from protocol.errors import ProtocolError
+from protocol.hlc import wall_ms
 from protocol.log import ForkProof
 from protocol.roster import Roster
 
@@ -213,6 +214,24 @@ class Store:
 
     def hlc(self) -> int:
         return int(self._state("hlc") or 0)
+
+    def own_entries_ahead(self, now_ms: int, ahead_ms_min: int) -> list[tuple[int, int]]:
+        """(seq, hlc) of our own chained entries from the first written more than
+        `ahead_ms_min` ahead of `now_ms` on: what a clock repair removes."""
+        rows = self.db.execute(
+            "SELECT seq, hlc FROM entries WHERE author = ? AND chained = 1 ORDER BY seq", (self.own_key,)
+        ).fetchall()
+        first = next((i for i, (_, hlc) in enumerate(rows) if wall_ms(hlc) - now_ms > ahead_ms_min), len(rows))
+        return rows[first:]
+
+    def drop_own_from(self, seq: int) -> None:
+        """Remove our own chained entries from `seq` on and set the stored clock back to the
+        newest entry left; the incident summaries are rebuilt at the next start."""
+        with self._transaction():
+            self.db.execute("DELETE FROM entries WHERE author = ? AND seq >= ? AND chained = 1", (self.own_key, seq))
+            newest = self.db.execute("SELECT coalesce(max(hlc), 0) FROM entries").fetchone()[0]
+            self.db.execute("INSERT OR REPLACE INTO state VALUES ('hlc', ?)", (newest,))
+            self.db.execute("DELETE FROM incidents")
 
     # --- materialised views and bookkeeping ---
 

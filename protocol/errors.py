@@ -85,6 +85,14 @@ class IdentityForked(WriteRefused):
 
     reason = "identity_forked"
 
+    @classmethod
+    def at(cls, seq: int) -> "IdentityForked":
+        return cls(
+            f"this member's key signed two different entries at seq {seq} (a cloned key, or a copy restored "
+            "from a backup that wrote): every member ignores its entries from there on. Stop every other node "
+            "holding this key and move this OC to a new identity (README, 'Forked or unreadable identity')."
+        )
+
 
 class OwnLogUnreadable(WriteRefused):
     """Entries of our own log in our store break this version's rules (an older version

@@ -57,11 +57,7 @@ class WriteGate:
     def check(self, own_seq: int, fork_seq: int | None, hlc: int, now_ms: int) -> None:
         """Raise a WriteRefused subclass naming why we may not write now."""
         if fork_seq is not None:
-            raise IdentityForked(
-                f"this member's key signed two different entries at seq {fork_seq} (a cloned key, or a "
-                "copy restored from a backup that wrote): every member ignores its entries from there on. "
-                "Stop every other node holding this key and move this OC to a new identity."
-            )
+            raise IdentityForked.at(fork_seq)
         if self.unreadable_from is not None:
             raise OwnLogUnreadable(
                 f"this node's own log holds entries from seq {self.unreadable_from} on that this version refuses "

@@ -38,6 +38,11 @@ hlc_counter_max = 0xFFFF
 # counted when judging whether our clock is ahead of the federation's (protocol/gate.py).
 clock_sample_ms_max = 10 * 60 * 1000
 
+# `qroc repair clock` removes our own entries written this far ahead of the wall clock
+# (and those after them): no member with a sane clock can have accepted them. Entries
+# less far ahead become acceptable soon, and may be stored somewhere already: wait.
+clock_repair_ahead_ms_min = 60 * 60 * 1000
+
 # --- the write gate (protocol/gate.py) ---
 # A node that holds some of its own log and reached no member since start writes after
 # this long: an OC cut off at start-up must still record. Long enough for the dialer to

@@ -155,7 +155,7 @@ class Log:
         """Seq and prev for a new entry of `author` (our own log)."""
         log = self._author(author)
         if log.proof is not None:
-            raise IdentityForked(f"our own log forked at seq {log.proof.seq}")
+            raise IdentityForked.at(log.proof.seq)
         return len(log.ids) + 1, (log.ids[-1] if log.ids else None)
 
     # --- transactions ---

@@ -210,3 +210,19 @@ def test_a_fork_far_below_both_heads_is_found_in_a_few_round_trips():
     # Heads, two narrowing rounds, the entries at the fork, the proofs, the closing {}s; one
     # level a round trip would take 40.
     assert stats.messages <= 10, stats
+
+
+def test_regression_a_member_forking_twice_on_two_devices_leaves_one_verdict():
+    """The first failure Hypothesis found (issue 10): replicas raised KeyError/IndexError in
+    the log and ended with different heads for the forking author."""
+    run = Federation()
+    run.setup(n=2, devices=2)
+    run.device_writes(device=0, n=1)
+    run.device_syncs(device=0, to=1)
+    run.device_syncs(device=1, to=1)
+    run.device_writes(device=0, n=1)
+    run.device_writes(device=0, n=1)
+    run.device_writes(device=1, n=1)
+    run.gossip(fate="deliver", pick=3, to=0)
+    run.device_syncs(device=0, to=0)
+    run.teardown()
