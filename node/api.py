@@ -139,6 +139,7 @@ def create_app(node: Any) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
+        node.metrics.internal_errors.labels("api").inc()
         log.error("API request failed", exc_info=exc, extra={"method": request.method, "path": request.url.path})
         return error_response(500, "internal", "the node failed to handle this request; see its log")
 
@@ -265,5 +266,5 @@ async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> N
     config.bind = [f"{node.config.api_host}:{node.config.api_port}"]
     config.accesslog = None
     config.errorlog = None
-    config.graceful_timeout = 1.0
+    config.graceful_timeout = limits.api_shutdown_ms_max / 1000
     await serve(app, config, shutdown_trigger=trio.sleep_forever, task_status=task_status)  # type: ignore[arg-type]

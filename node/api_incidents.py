@@ -243,10 +243,10 @@ async def events(
                 yield event_of(node, n, envelope)
                 after = n
             if len(batch) < limits.api_event_batch_max:
-                with trio.move_on_after(15):
+                with trio.move_on_after(limits.api_event_keepalive_ms / 1000):
                     await node.wait_changed()
 
-    return _CountedEvents(node, stream(), ping=15)
+    return _CountedEvents(node, stream(), ping=limits.api_event_keepalive_ms // 1000)
 
 
 class _CountedEvents(EventSourceResponse):

@@ -41,8 +41,6 @@ from .syncer import PROTOCOL_ID, close_quietly, run_session
 from .views import incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")
-SYNC_ATTEMPTS = 3
-SYNC_RETRY_S = 1.0
 
 
 class Node:
@@ -283,9 +281,9 @@ class Node:
         """Sync with `peer`, retrying a failed session a few times while it stays connected:
         the session that follows a reconnection is the one that repairs a partition."""
         try:
-            for attempt in range(SYNC_ATTEMPTS):
+            for attempt in range(limits.sync_attempts_max):
                 if attempt:
-                    await trio.sleep(SYNC_RETRY_S)
+                    await trio.sleep(limits.sync_retry_ms / 1000)
                 if peer not in self.connected:
                     return
                 try:
@@ -382,7 +380,7 @@ class Node:
                     await trio.sleep_forever()
             finally:
                 self._nursery = None
-                with trio.move_on_after(3) as cleanup:
+                with trio.move_on_after(limits.host_close_ms_max / 1000) as cleanup:
                     cleanup.shield = True
                     await self.host.close()
                 self.store.close()

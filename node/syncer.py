@@ -56,7 +56,7 @@ async def write_frame(stream: INetStream, data: bytes) -> None:
 
 async def close_quietly(stream: INetStream) -> None:
     """Close a stream whatever state it is in, even while our scope is being cancelled."""
-    with trio.move_on_after(1) as cleanup:
+    with trio.move_on_after(limits.stream_close_ms_max / 1000) as cleanup:
         cleanup.shield = True
         with contextlib.suppress(Exception):  # already reset or closed by the peer
             await stream.close()

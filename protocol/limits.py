@@ -117,6 +117,15 @@ sync_message_timeout_ms_max = 30_000
 sync_session_messages_max = 10_000
 # Our own entries wait here to be gossiped; if it fills, the oldest wait for sync instead.
 publish_queue_max = 1024
+# A sync session that fails is tried again this many times, this long apart, while the
+# member stays connected: the session that follows a reconnection repairs a partition.
+sync_attempts_max = 3
+sync_retry_ms = 1000
+# Shutdown: closing a host with a handful of connections takes 1.2-1.6 s (measured);
+# a stream that does not close at once is abandoned; HTTP clients get this long to finish.
+host_close_ms_max = 3000
+stream_close_ms_max = 1000
+api_shutdown_ms_max = 1000
 # Pending-gap sync requests: one per peer at a time is enough.
 sync_requests_max = 64
 
@@ -129,6 +138,9 @@ api_page_items_max = 500
 api_event_clients_max = 64
 # Events replayed or sent to one client per batch.
 api_event_batch_max = 256
+# A live-event stream sends a comment this often when idle, so proxies and clients see
+# it alive, and looks for new entries at least this often.
+api_event_keepalive_ms = 15_000
 
 # --- media transfer ---
 # Chunk requests in flight to one peer: enough to fill a long fat link with 1 MiB chunks,

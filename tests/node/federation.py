@@ -39,7 +39,8 @@ async def running(dirs: list[DataDir]) -> AsyncIterator[list[Node]]:
             nursery.cancel_scope.cancel()
 
 
-async def wait_until(predicate, timeout_s: float = 10.0, poll_s: float = 0.05) -> None:
+async def wait_until(predicate, timeout_s: float = 60.0, poll_s: float = 0.05) -> None:
+    """Until `predicate()` holds; the timeout only bounds a failing test (never a figure)."""
     with trio.fail_after(timeout_s):
         while not predicate():
             await trio.sleep(poll_s)

@@ -18,7 +18,7 @@ def holds(node: Node, entry_ids) -> bool:
 
 
 async def writable(nodes: list[Node]) -> None:
-    await wait_until(lambda: all(n.writable for n in nodes), timeout_s=15)
+    await wait_until(lambda: all(n.writable for n in nodes))
 
 
 async def test_an_entry_written_on_one_of_five_nodes_in_a_partial_mesh_reaches_all_of_them(tmp_path):
@@ -28,7 +28,7 @@ async def test_an_entry_written_on_one_of_five_nodes_in_a_partial_mesh_reaches_a
         await wait_until(lambda: len(nodes[0].connected) == 1 and len(nodes[4].connected) == 1)
         await writable(nodes)
         entry = nodes[0].write(open_body())
-        await wait_until(lambda: all(holds(n, [entry.id]) for n in nodes), timeout_s=30)
+        await wait_until(lambda: all(holds(n, [entry.id]) for n in nodes))
         assert all(n.incident_view(entry.id)["title"] == open_body().registers.title for n in nodes)
 
 
@@ -38,7 +38,7 @@ async def test_sync_alone_brings_every_entry_everywhere_when_gossip_is_off(tmp_p
         await writable(nodes)
         opening = nodes[0].write(open_body())
         written = [opening.id] + [nodes[i % 3].write(Comment(opening.id, f"report {i}")).id for i in range(60)]
-        await wait_until(lambda: all(holds(n, written) for n in nodes), timeout_s=15)
+        await wait_until(lambda: all(holds(n, written) for n in nodes))
         assert all(n.metrics.gossip_published._value.get() == 0 for n in nodes)
         views = [n.incident_view(opening.id) for n in nodes]
         assert views[0] == views[1] == views[2]
@@ -53,9 +53,9 @@ async def test_a_node_stopped_while_others_write_500_entries_catches_up_after_re
             opening = a.write(open_body())
             await wait_until(lambda: holds(c, [opening.id]))
         written = [(a if i % 2 else b).write(Comment(opening.id, f"while away {i}")).id for i in range(500)]
-        await wait_until(lambda: holds(a, written) and holds(b, written), timeout_s=20)
+        await wait_until(lambda: holds(a, written) and holds(b, written))
         async with running(dirs[2:]) as (c,):
-            await wait_until(lambda: holds(c, written), timeout_s=20)
+            await wait_until(lambda: holds(c, written))
             assert c.incident_view(opening.id) == a.incident_view(opening.id)
 
 
@@ -66,7 +66,7 @@ async def test_a_new_member_starting_late_catches_up_completely(tmp_path):
         opening = a.write(open_body())
         written = [opening.id] + [b.write(Comment(opening.id, f"before you came {i}")).id for i in range(100)]
         async with running(dirs[2:]) as (newcomer,):
-            await wait_until(lambda: holds(newcomer, written), timeout_s=10)
+            await wait_until(lambda: holds(newcomer, written))
             await wait_until(lambda: newcomer.writable)
             assert newcomer.incident_view(opening.id) == b.incident_view(opening.id)
 
@@ -78,13 +78,13 @@ async def test_a_node_restored_from_an_empty_disk_catches_up_from_one_peer(tmp_p
         opening = b.write(open_body())
         written = [opening.id] + [b.write(Comment(opening.id, f"own {i}")).id for i in range(50)]
         written += [a.write(Comment(opening.id, f"peer {i}")).id for i in range(50)]
-        await wait_until(lambda: holds(a, written), timeout_s=10)
+        await wait_until(lambda: holds(a, written))
     # B loses its disk but keeps its key (restored from backup): its log comes back from A.
     for path in dirs[1].path.glob("node.db*"):
         path.unlink()
     async with running(dirs) as (a, b):
         assert not b.writable or holds(b, written)
-        await wait_until(lambda: holds(b, written), timeout_s=10)
+        await wait_until(lambda: holds(b, written))
         await wait_until(lambda: b.writable)
         later = b.write(Comment(opening.id, "back"))
         assert later.seq == 52  # continues its own chain: no fork

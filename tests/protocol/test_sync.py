@@ -1,6 +1,8 @@
 from collections import Counter
 from typing import ClassVar
 
+import cbor2
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -13,7 +15,9 @@ from hypothesis.stateful import (
 )
 
 from protocol import limits
-from protocol.errors import IdentityForked, ProtocolError
+from protocol.body import Comment
+from protocol.entry import decode as decode_entry
+from protocol.errors import IdentityForked, Malformed, ProtocolError
 from protocol.memory_store import MemoryStore
 from protocol.replica import Replica
 from protocol.sync import EMPTY, SyncMessage, SyncState, decode_message, generate_message, receive_message, run_session
@@ -226,3 +230,24 @@ def test_regression_a_member_forking_twice_on_two_devices_leaves_one_verdict():
     run.gossip(fate="deliver", pick=3, to=0)
     run.device_syncs(device=0, to=0)
     run.teardown()
+
+
+def test_a_peer_asking_for_many_large_entries_gets_them_in_messages_it_can_accept():
+    a = replicas(1)[0]
+    incident = a.write(open_body(), NOW_MS).id
+    wide = "\U0001d11e" * limits.text_chars_max  # 64 KiB of UTF-8 a comment
+    large = [a.write(Comment(incident, wide), NOW_MS + i).id for i in range(64)]
+    state = SyncState()
+    receive_message(a, state, SyncMessage(heads={}, wants=sorted(large)).encode(), NOW_MS)
+    served, messages = set(), 0
+    while (data := generate_message(a, state, NOW_MS)) is not None and messages < 10:
+        assert len(data) <= limits.sync_message_bytes_max  # what every receiver accepts
+        served |= {decode_entry(e, a.roster).id for e in decode_message(data).entries}
+        messages += 1
+    assert set(large) <= served and messages >= 2  # all of it, over several messages
+
+
+def test_a_bignum_in_a_version_vector_is_refused():
+    head = cbor2.dumps({0: {bytes(32): [10**23, bytes(32)]}})  # tag 2: a seq beyond 64 bits
+    with pytest.raises(Malformed):
+        decode_message(head)
