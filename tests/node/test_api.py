@@ -227,3 +227,64 @@ async def test_an_event_stream_on_b_sees_a_comment_written_on_a(tmp_path):
         assert event["data"]["entry"]["kind"] == "comment"
         assert event["data"]["entry"]["author"]["peer_id"] == a.peer_id
         assert event["data"]["incident"]["comments"][-1]["text"] == "Suspects crossed at Hrensko"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({**INCIDENT, "title": "\u001c"}, "title"),  # passed the API once and cut its node off
+        ({**INCIDENT, "title": "a\u0000b"}, "title"),
+        ({**INCIDENT, "title": "two\nlines"}, "title"),
+        ({**INCIDENT, "description": "C1 \u0085 control"}, "description"),
+        ({**INCIDENT, "description": "lone \ud800 surrogate"}, "description"),
+        ({**INCIDENT, "tags": ["ok", "bad\u0007"]}, "tags"),
+        ({**INCIDENT, "location": {"lat": 50, "lon": 14, "place": "Praha\u0000"}}, "location.place"),
+        ({**INCIDENT, "exercise": "drill\u001b[31m"}, "exercise"),
+        ({**INCIDENT, "title": "\u2003\u00a0"}, "title"),  # Unicode white space only: blank
+    ],
+)
+async def test_hostile_text_is_refused_naming_the_field_and_changes_nothing(node, body, field):
+    async with client(node) as api:
+        response = await api.post(
+            "/v1/incidents", content=json.dumps(body), headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 422 and error_code(response) == "invalid_field"
+        assert response.json()["error"]["message"].startswith(f"{field}"), response.json()
+        assert node.store.counts() == {"entries": 0, "incidents": 0}
+
+
+@pytest.mark.parametrize("name", ["../../etc/passwd", "a/b", "\u0000", ".hidden", "CON", "invoice\u202egpj.exe"])
+async def test_unsafe_media_names_are_refused_and_store_nothing(node, name):
+    async with client(node) as api:
+        incident = (await api.post("/v1/incidents", json=INCIDENT)).json()["id"]
+        response = await api.post(f"/v1/incidents/{incident}/media", params={"name": name}, content=b"photo")
+        assert response.status_code == 422 and error_code(response) == "invalid_field"
+        assert "name" in response.json()["error"]["message"]
+        assert node.store.counts()["entries"] == 1
+
+
+async def test_crlf_line_ends_are_stored_as_lf(node):
+    async with client(node) as api:
+        created = await api.post("/v1/incidents", json={**INCIDENT, "description": "line one\r\nline two"})
+        assert created.status_code == 201 and created.json()["description"] == "line one\nline two"
+
+
+async def test_no_more_live_event_clients_than_the_cap_are_admitted_even_all_at_once(node):
+    from protocol import limits
+
+    statuses = []
+
+    async def listen(api):
+        async with api.stream("GET", "/v1/events") as stream:
+            statuses.append(stream.status_code)
+            if stream.status_code == 200:
+                await trio.sleep_forever()
+
+    async with client(node) as api, trio.open_nursery() as nursery:
+        for _ in range(limits.api_event_clients_max + 40):
+            nursery.start_soon(listen, api)
+        await wait_until(lambda: len(statuses) == limits.api_event_clients_max + 40)
+        assert statuses.count(200) == limits.api_event_clients_max and node.event_clients == statuses.count(200)
+        assert statuses.count(503) == 40
+        nursery.cancel_scope.cancel()
+    await wait_until(lambda: node.event_clients == 0)

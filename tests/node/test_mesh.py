@@ -146,3 +146,25 @@ async def test_a_gossip_stream_that_does_not_parse_is_dropped_and_the_node_keeps
         await wait_until(lambda: b.gossip.broken_streams >= 1)
         opening = a.write(open_body())
         await wait_until(lambda: holds(b, [opening.id]))
+
+
+async def test_a_member_holding_sync_sessions_open_slows_only_itself(tmp_path):
+    from libp2p.peer.id import ID
+
+    from node.syncer import PROTOCOL_ID
+    from protocol import limits
+
+    async with running(federation(tmp_path, 3, gossip=False)) as (hog, b, c):
+        await writable([hog, b, c])
+        held = []
+        for _ in range(limits.sync_sessions_max):  # every slot B has, if it let one member take them
+            try:
+                held.append(await hog.host.new_stream(ID.from_base58(b.peer_id), [PROTOCOL_ID]))
+            except Exception:  # B resets what is over the member's share
+                continue
+        await wait_until(lambda: b.metrics.sync_sessions.labels("refused")._value.get() > 0)
+        opening = c.write(open_body())  # gossip is off: only a sync session brings it to B
+        await wait_until(lambda: holds(b, [opening.id]))
+        assert b.metrics.sync_sessions.labels("refused")._value.get() >= limits.sync_sessions_max - (
+            limits.sync_sessions_per_peer_max + 1
+        )
