@@ -1,9 +1,10 @@
+import contextlib
 from collections import Counter
 from typing import ClassVar
 
 import cbor2
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -251,3 +252,44 @@ def test_a_bignum_in_a_version_vector_is_refused():
     head = cbor2.dumps({0: {bytes(32): [10**23, bytes(32)]}})  # tag 2: a seq beyond 64 bits
     with pytest.raises(Malformed):
         decode_message(head)
+
+
+@settings(max_examples=200)
+@given(st.binary(max_size=300))
+def test_random_bytes_as_a_sync_message_only_raise_the_protocol_error_family(data):
+    with contextlib.suppress(ProtocolError):
+        decode_message(data)
+
+
+seq_ids = st.tuples(st.integers(1, 2**63 - 1), st.binary(min_size=32, max_size=32))
+
+
+@settings(max_examples=100)
+@given(
+    heads=st.dictionaries(st.binary(min_size=32, max_size=32), seq_ids, max_size=3),
+    samples=st.dictionaries(
+        st.binary(min_size=32, max_size=32),
+        st.lists(seq_ids, min_size=1, max_size=5, unique_by=lambda p: p[0]).map(sorted),
+        max_size=2,
+    ),
+    wants=st.lists(st.binary(min_size=32, max_size=32), max_size=4, unique=True).map(sorted),
+    lie_about_ours=st.booleans(),
+)
+def test_a_peer_lying_in_heads_samples_and_wants_gets_nothing_but_protocol_answers(
+    heads, samples, wants, lie_about_ours
+):
+    """Nothing a well-formed message claims makes a replica raise anything else."""
+    a, b = replicas(2)
+    incident = a.write(open_body(), NOW_MS).id
+    for i in range(5):
+        a.write(comment_body(incident, i), NOW_MS + i)
+    if lie_about_ours:  # claims about a chain we do hold: the descent path
+        heads = {**heads, a.identity.public_key: (3, bytes(32))}
+        samples = {**samples, a.identity.public_key: [(1, bytes(32)), (4, bytes(32))]}
+    state = SyncState()
+    message = SyncMessage(heads=heads, wants=wants, samples=samples).encode()
+    receive_message(a, state, message, NOW_MS)
+    for _ in range(3):
+        generate_message(a, state, NOW_MS)
+    run_session(a, b, NOW_MS)
+    assert b.log.heads() == a.log.heads()
