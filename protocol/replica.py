@@ -29,10 +29,11 @@ from .roster import Roster
 
 Heads = dict[bytes, tuple[int, bytes]]
 
-# Gossip forwards an entry only when taking it in taught us something: it joined a chain,
-# waits for its predecessor (others may lack it too), or proved a fork (every member must
-# learn that). Duplicates and entries past a fork verdict go no further.
-FORWARDED = frozenset({Status.APPENDED, Status.PENDING, Status.FORK})
+# Gossip forwards an entry the first time it arrives by gossip (the transport keeps the
+# seen ids: gossipsub's seen cache in a node, a set in the simulator) — our own publishes
+# and entries sync brought first included — but not one past its author's fork verdict,
+# nor one there was no room to hold.
+NOT_FORWARDED = frozenset({Status.EXCLUDED, Status.PENDING_FULL})
 
 
 class Store(Protocol):
@@ -53,7 +54,7 @@ class Applied:
 
     @property
     def forwarded(self) -> bool:
-        return self.status in FORWARDED
+        return self.status not in NOT_FORWARDED
 
 
 class Replica:

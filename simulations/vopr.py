@@ -97,6 +97,7 @@ class Sim:
         self.snapshots: list[MemoryStore | None] = [None] * self.size
         self.replicas: list[Replica | None] = [self._boot(i) for i in range(config.replicas)]
         self.replicas += [None] * config.clones
+        self.seen: list[set[bytes]] = [set() for _ in range(self.size)]  # gossip ids, as gossipsub's cache
         self.group = [0] * self.size  # partition group of each replica
         self.queue: list[tuple[int, int, str, tuple[Any, ...]]] = []
         self.counter = 0
@@ -186,6 +187,7 @@ class Sim:
         if isinstance(body, Open):
             self.incidents.append(entry.id)
         self.acked[entry.id] = (entry.author, entry.seq)
+        self.seen[writer].add(entry.id)
         self.log("write", writer, entry.id.hex()[:16])
         self.gossip(writer, entry)
 
@@ -203,6 +205,9 @@ class Sim:
         replica = self.replicas[dst]
         if replica is None or not self.reachable(src, dst):
             return  # the link was cut while the message was in flight
+        if entry.id in self.seen[dst]:
+            return  # gossipsub drops a message it has seen before validating it
+        self.seen[dst].add(entry.id)
         try:
             applied = replica.receive(entry, self.clock(dst))
         except ClockSkew:
@@ -240,6 +245,7 @@ class Sim:
         i = self.rng.randrange(self.size)
         if self.replicas[i] is not None:
             self.replicas[i] = None  # in-memory state (pending entries, sync states) is lost
+            self.seen[i] = set()
             self.stats["crashes"] += 1
             if self.snapshots[i] is not None and self.rng.random() < self.config.stale_restore:
                 self.stale_next.add(i)
