@@ -14,7 +14,8 @@ from simulations.federation import Cluster, direct, make_datadirs, plan_nodes
 def federation(root: Path, n: int, links: dict[int, list[int]] | None = None, **options: object) -> list[DataDir]:
     """n data dirs on loopback; with `links`, node i has dial addresses only for links[i]."""
     plans = plan_nodes(n)
-    return make_datadirs(root, plans, direct(plans, links), sync_interval_s=1.0, log_format="text", **options)
+    options = {"sync_interval_s": 1.0, "log_format": "text", **options}
+    return make_datadirs(root, plans, direct(plans, links), **options)
 
 
 @asynccontextmanager

@@ -24,11 +24,14 @@ async def writable(nodes: list[Node]) -> None:
 async def test_an_entry_written_on_one_of_five_nodes_in_a_partial_mesh_reaches_all_of_them(tmp_path):
     # A line with one shortcut: 0-1, 1-2, 2-3, 3-4, 1-3. Entries must travel through others.
     links = {0: [1], 1: [0, 2, 3], 2: [1, 3], 3: [1, 2, 4], 4: [3]}
-    async with running(federation(tmp_path, 5, links)) as nodes:
+    # Periodic sync an hour apart: once connected and synced, only gossip carries it.
+    async with running(federation(tmp_path, 5, links, sync_interval_s=3600.0)) as nodes:
         await wait_until(lambda: len(nodes[0].connected) == 1 and len(nodes[4].connected) == 1)
         await writable(nodes)
+        await wait_until(lambda: all(n.metrics.sync_sessions.labels("complete")._value.get() for n in nodes))
         entry = nodes[0].write(open_body())
         await wait_until(lambda: all(holds(n, [entry.id]) for n in nodes))
+        assert nodes[4].metrics.entries.labels("open", "gossip")._value.get() == 1  # three hops of gossip
         assert all(n.incident_view(entry.id)["title"] == open_body().registers.title for n in nodes)
 
 
