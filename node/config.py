@@ -11,7 +11,7 @@ import tomli_w
 
 from protocol import limits
 from protocol.errors import InvalidField
-from protocol.roster import check_country
+from protocol.roster import MEMBER_NAME, check_country
 
 
 class ConfigError(Exception):
@@ -34,7 +34,10 @@ class Config:
 
     def __post_init__(self) -> None:
         check = _Check(self)
-        check.text("name", limits.name_chars_max)
+        try:
+            MEMBER_NAME.check(self.name)
+        except InvalidField as exc:
+            raise ConfigError(f"config option 'name': {exc}") from None
         try:
             check_country(self.country)
         except InvalidField as exc:
@@ -87,11 +90,6 @@ def parse_host_port(value: object, option: str) -> tuple[str, int]:
 class _Check:
     def __init__(self, config: Config) -> None:
         self.config = config
-
-    def text(self, option: str, chars_max: int) -> None:
-        value = getattr(self.config, option)
-        if not isinstance(value, str) or not value.strip() or len(value) > chars_max:
-            raise ConfigError(f"config option {option!r} must be text of 1 to {chars_max} characters")
 
     def choice(self, option: str, allowed: set[str]) -> None:
         if getattr(self.config, option) not in allowed:

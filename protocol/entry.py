@@ -31,6 +31,7 @@ FORMAT_VERSION = 1
 ENTRY_DOMAIN = b"qroc-mesh/entry/v1\x00"
 EXERCISE = TextRule("exercise", limits.exercise_chars_max)
 CONTENT_KEYS = {0: "version", 1: "author", 2: "seq", 3: "prev", 4: "hlc", 5: "kind", 6: "body", 7: "exercise"}
+_NULLABLE = frozenset({3})  # prev is null at seq 1: the one null of the format
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +86,7 @@ def _encode_content(c: _Content) -> bytes:
 
 
 def _parse(content_bytes: bytes) -> Fields:
-    fields = Fields(cbor.decode(content_bytes, limits.entry_bytes_max), "entry", CONTENT_KEYS)
+    fields = Fields(cbor.decode(content_bytes, limits.entry_bytes_max), "entry", CONTENT_KEYS, _NULLABLE)
     if fields.raw(0) != FORMAT_VERSION or type(fields.raw(0)) is not int:
         raise UnsupportedVersion(f"entry format version {fields.raw(0)!r} is not {FORMAT_VERSION}")
     return fields

@@ -266,8 +266,11 @@ class Log:
         return self._prove(log, lowest).proof
 
     def _park(self, log: _AuthorLog, entry: Entry) -> Added:
-        if entry.seq in log.pending:
-            return Added(Status.DUPLICATE if log.pending[entry.seq].id == entry.id else Status.PENDING)
+        parked = log.pending.get(entry.seq)
+        if parked is not None:
+            if parked.id == entry.id:
+                return Added(Status.DUPLICATE)
+            return self._prove(log, ForkProof.of(parked, entry))  # two entries at one seq: a fork
         if (
             self._pending_total >= limits.pending_entries_max
             or len(log.pending) >= limits.pending_entries_per_author_max

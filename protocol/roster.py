@@ -15,13 +15,11 @@ import pycountry
 from . import limits
 from .errors import InvalidField
 from .identity import Verifier, peer_id_of, public_key_bytes
+from .text import TextRule
 
-
-def _text(card: Mapping[str, Any], key: str, chars_max: int) -> str:
-    value = card.get(key)
-    if not isinstance(value, str) or not value.strip() or len(value) > chars_max:
-        raise InvalidField(f"member card field {key!r} must be text of 1 to {chars_max} characters")
-    return value
+# A member's name is shown in every OC's console and logs: line text (protocol/text.py).
+MEMBER_NAME = TextRule("member name", limits.name_chars_max)
+_KEY_HEX = re.compile("[0-9a-f]{64}")
 
 
 # ISO 3166-1 reserves "EU" exceptionally for the European Union: an EU-level OC (or a
@@ -66,15 +64,12 @@ class Member:
         """Validate a card from outside; raise InvalidField naming the bad field."""
         if not isinstance(card, Mapping):
             raise InvalidField("a member card is a JSON object")
-        name = _text(card, "name", limits.name_chars_max)
+        name = MEMBER_NAME.check(card.get("name"))
         country = check_country(card.get("country"))
         key_hex = card.get("public_key")
-        try:
-            public_key = bytes.fromhex(key_hex) if isinstance(key_hex, str) else b""
-        except ValueError:
-            public_key = b""
+        public_key = bytes.fromhex(key_hex) if isinstance(key_hex, str) and _KEY_HEX.fullmatch(key_hex) else b""
         if len(public_key) != public_key_bytes:
-            raise InvalidField("member card field 'public_key' must be 64 hex digits")
+            raise InvalidField("member card field 'public_key' must be 64 lower-case hex digits")
         addrs = card.get("addrs", [])
         if (
             not isinstance(addrs, list)

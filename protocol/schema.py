@@ -27,12 +27,16 @@ class Fields:
 
     __slots__ = ("_map", "_names", "_what")
 
-    def __init__(self, value: Any, what: str, names: Mapping[int, str]) -> None:
+    def __init__(self, value: Any, what: str, names: Mapping[int, str], nullable: frozenset[int] = frozenset()) -> None:
         if type(value) is not dict:
             raise Malformed(f"{what} must be a map")
-        for key in value:
+        for key, item in value.items():
             if type(key) is not int or key not in names:
                 raise Malformed(f"{what} has unknown key {key!r}")
+            if item is None and key not in nullable:
+                # An absent field is left out: a null beside it would be a second encoding
+                # (and a second id) of the same entry.
+                raise InvalidField(f"{names[key]} is null: leave an absent field out")
         self._map = value
         self._names = names
         self._what = what

@@ -36,10 +36,13 @@ class Shape(Enum):
 _WHITE_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 _BLANK = re.compile(f"[{_WHITE_SPACE}]*")
 _CONTROLS = "\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff"
+# Bidirectional controls (Unicode's Bidi_Control property): they reorder what is shown, so
+# "invoice\u202egpj.exe" reads as "invoiceexe.jpg".
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 _FORBIDDEN = {
     Shape.FREE: re.compile(f"[{_CONTROLS}]"),
     Shape.LINE: re.compile(f"[{_CONTROLS}\t\n\u2028\u2029]"),
-    Shape.FILE_NAME: re.compile(f'[{_CONTROLS}\t\n\u2028\u2029/\\\\:*?"<>|\u200e\u200f\u202a-\u202e\u2066-\u2069]'),
+    Shape.FILE_NAME: re.compile(f'[{_CONTROLS}\t\n\u2028\u2029/\\\\:*?"<>|{_BIDI}]'),
 }
 _RESERVED_NAME = re.compile(r"(con|prn|aux|nul|com[1-9]|lpt[1-9])(\..*)?", re.IGNORECASE)
 
@@ -49,7 +52,7 @@ def _why(char: str) -> str:
         return "a path separator"
     if char in ':*?"<>|':
         return "a character Windows reserves in file names"
-    if "\u200e" <= char <= "\u2069" and char not in "\u2028\u2029":
+    if re.fullmatch(f"[{_BIDI}]", char):
         return "a bidirectional control"
     if "\ud800" <= char <= "\udfff":
         return "a lone surrogate (not a Unicode scalar value)"

@@ -93,7 +93,10 @@ def decode_response(data: bytes) -> tuple[int, Any]:
         raise Malformed("a chunk response has exactly one field")
     key = present[0]
     if key == 2:
-        return 2, fields.uint(2)
+        code = fields.uint(2)
+        if code not in (NOT_HELD, UNKNOWN_MANIFEST):
+            raise InvalidField(f"unknown chunk response code {code}")
+        return 2, code
     value = fields.raw(key)
     if type(value) is not bytes:
         raise Malformed("chunk response payload must be bytes")

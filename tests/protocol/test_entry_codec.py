@@ -145,3 +145,13 @@ def test_a_roster_finds_members_by_key_and_peer_id():
     assert ROSTER.by_peer_id(member.peer_id) is member
     assert len(Roster(list(ROSTER)).with_member(member)) == len(ROSTER)
     assert identity(0).public_key in ROSTER
+
+
+def test_a_null_where_a_field_is_absent_is_refused_a_second_encoding_of_one_entry():
+    entry = signed()
+    content = cbor2.loads(cbor2.loads(entry.signed)[0])
+    for where, value in ((7, None), (6, {**content[6], 4: None})):
+        twin = cbor.encode({**content, where: value})
+        envelope = cbor.encode([twin, IDS[0].sign(b"qroc-mesh/entry/v1\x00", twin)])
+        with pytest.raises(InvalidField, match="null"):
+            decode(envelope, ROSTER)

@@ -89,3 +89,16 @@ def test_restart_rebuilds_the_same_log_and_state_from_the_store():
     again.restore(r.store.all_chained(), r.store.proofs.values())
     assert again.log.heads() == r.log.heads()
     assert again.incidents == r.incidents
+
+
+def test_two_different_entries_waiting_at_one_seq_prove_a_fork_at_once():
+    base = authored(1)
+    a, b = replicas(1)[0], replicas(1)[0]  # two devices with one key
+    for r in (a, b):
+        r.receive(base[0], NOW_MS)
+    left = [a.write(comment_body(base[0].id, 100 + i), NOW_MS + 10 + i) for i in range(2)]
+    right = [b.write(comment_body(base[0].id, 200 + i), NOW_MS + 10 + i) for i in range(2)]
+    observer = fresh()
+    assert observer.receive(left[1], NOW_MS + 100).status is Status.PENDING
+    applied = observer.receive(right[1], NOW_MS + 100)  # seq 3 again, another id
+    assert applied.status is Status.FORK and applied.fork == (base[0].author, 3)
