@@ -35,13 +35,19 @@ _NULLABLE = frozenset({3})  # prev is null at seq 1: the one null of the format
 
 
 @dataclass(frozen=True, slots=True)
-class Entry:
+class Content:
+    """What an author signs: every field of an entry but its id and bytes."""
+
     author: bytes
     seq: int
     prev: bytes | None
     hlc: int
     body: Body
     exercise: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Entry(Content):
     id: bytes
     signed: bytes  # the envelope: what travels and what is stored
 
@@ -60,17 +66,7 @@ class Entry:
         return (self.hlc, self.author, self.id)
 
 
-@dataclass(frozen=True, slots=True)
-class _Content:
-    author: bytes
-    seq: int
-    prev: bytes | None
-    hlc: int
-    body: Body
-    exercise: str | None
-
-
-def _encode_content(c: _Content) -> bytes:
+def _encode_content(c: Content) -> bytes:
     content: dict[int, Any] = {
         0: FORMAT_VERSION,
         1: c.author,
@@ -92,7 +88,7 @@ def _parse(content_bytes: bytes) -> Fields:
     return fields
 
 
-def _read(fields: Fields) -> _Content:
+def _read(fields: Fields) -> Content:
     """Every field but the version (checked by `_parse`) and the signature."""
     author = fields.bytes32(1)
     seq = fields.uint(2, minimum=1)
@@ -110,7 +106,7 @@ def _read(fields: Fields) -> _Content:
         raise InvalidField(f"unknown entry kind {fields.raw(5)!r}")
     body = BODY_TYPES[kind].from_cbor(fields.raw(6))
     exercise = fields.text(7, EXERCISE, required=False)
-    return _Content(author, seq, prev, hlc, body, exercise)
+    return Content(author, seq, prev, hlc, body, exercise)
 
 
 def create(
@@ -118,7 +114,7 @@ def create(
 ) -> Entry:
     """Sign a new entry. The caller (the log owner) supplies seq, prev and a fresh HLC tick.
     Raises InvalidField, naming the field, for anything a decoder would refuse."""
-    wanted = _Content(identity.public_key, seq, prev, hlc, body, exercise)
+    wanted = Content(identity.public_key, seq, prev, hlc, body, exercise)
     try:
         content = _encode_content(wanted)
     except (TypeError, ValueError) as exc:  # e.g. a lone surrogate cannot be UTF-8
