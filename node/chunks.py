@@ -3,7 +3,8 @@
 A chunk is written to a temporary name, fsynced, renamed into place and its directory
 fsynced (datadir.write_atomically), so after a crash a chunk file is absent or whole. Writers verify the hash
 before storing; readers trust the file name (the receiving side verifies again: end to
-end). The set of held hashes is kept in memory, loaded once at start-up.
+end). The set of held hashes is kept in memory, loaded once at start-up. Which chunks
+no manifest needs any more is the media service's decision; `remove` only does it.
 """
 
 from pathlib import Path
@@ -36,6 +37,10 @@ class ChunkStore:
     def count(self, hashes: tuple[bytes, ...]) -> int:
         return sum(1 for h in hashes if h in self._held)
 
+    def hashes(self) -> set[bytes]:
+        """A copy of the held set."""
+        return set(self._held)
+
     def put(self, chunk_hash: bytes, data: bytes) -> bool:
         """Store a chunk durably; True if it was new. The caller has hashed it: the
         Chunker on upload, verify_chunk on fetch (hashing each chunk a second time here
@@ -48,6 +53,11 @@ class ChunkStore:
         write_atomically(final, data)
         self._held.add(chunk_hash)
         return True
+
+    def remove(self, chunk_hash: bytes) -> None:
+        """Forget the chunk first, then unlink it: a reader racing us sees it absent."""
+        self._held.discard(chunk_hash)
+        self.path(chunk_hash).unlink(missing_ok=True)
 
     def get(self, chunk_hash: bytes) -> bytes | None:
         if chunk_hash not in self._held:

@@ -1,12 +1,20 @@
 """Media: chunk store, serving chunks to peers, and fetching them from several at once.
 
-Which chunk to ask of whom is decided by protocol.transfer.FetchPlanner; this module
+Which chunk to ask of whom is decided by protocol.planner.FetchPlanner; this module
 moves the bytes. Every chunk is verified against its manifest hash before it is stored,
 and stored durably before it counts as held, so a restart resumes where it stopped.
+
+The planner holds a bounded share of each author's manifests; the rest stay in the store
+and are offered to it again, in log order, when it has room (`_offer_log`).
+
+Chunk files no stored manifest lists are collected: those an upload stored before it
+failed or its client went away, and at start-up every such file (a crash mid-upload).
+A chunk that any stored manifest lists, or that an upload in progress has touched, is
+never removed.
 """
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import trio
@@ -18,7 +26,7 @@ from protocol.body import Kind, Media, Severity
 from protocol.entry import Entry, decode
 from protocol.errors import BadChunk, ProtocolError
 from protocol.media import Chunker, decode_frame, encode_frame, verify_chunk
-from protocol.planner import FetchPlanner
+from protocol.planner import FetchPlanner, Item
 from protocol.transfer import (
     NOT_HELD,
     OP_HAVE,
@@ -32,7 +40,7 @@ from protocol.transfer import (
 )
 
 from .chunks import ChunkStore
-from .errors import SessionEnded
+from .errors import NETWORK_ERRORS, report_unexpected
 from .syncer import close_quietly, read_frame, write_frame
 
 PROTOCOL_ID = "/qroc/chunks/1"
@@ -44,9 +52,12 @@ class MediaService:
         self.node = node
         self.chunks = ChunkStore(node.datadir.chunks_path)
         self.planner = FetchPlanner(
-            self.chunks.has, self._author_peer, node.peer_id, lambda: [m.peer_id for m in node.roster]
+            self.chunks.has, self._author_peer, node.peer_id, lambda: [m.peer_id for m in node.roster], self._load
         )
         self.sources: dict[bytes, set[str]] = {}
+        self._uploading: dict[bytes, int] = {}  # chunk hash -> uploads in progress that touched it
+        self._orphans: set[bytes] = set()  # chunks to check: does a stored manifest list them?
+        self._orphans_queued = trio.Event()
         self._wake: dict[str, trio.Event] = {}  # per peer: its workers wait on it
         self._served: dict[bytes, Media] = {}  # manifests peers ask HAVE about, newest last
         self._serving: dict[str, int] = {}
@@ -80,40 +91,137 @@ class MediaService:
         assert isinstance(media, Media)
         return self.chunks.count(media.chunks) == len(media.chunks)
 
-    def fetch(self, manifest: Entry, on_demand: bool = False) -> None:
-        """Fetch `manifest`'s chunks: always when asked on demand, else as configured."""
+    def fetch(self, manifest: Entry, on_demand: bool = False, displace: bool = True) -> bool:
+        """Fetch `manifest`'s chunks: always when asked on demand, else as configured.
+        False if the planner turned it away for now (it names the author again later)."""
         media = manifest.body
         assert isinstance(media, Media)
         config = self.node.config
         automatic = config.media_fetch == "all" and media.size <= config.media_auto_fetch_bytes_max
         if self.complete(manifest) or not (on_demand or automatic):
-            return
+            return True
+        if not self.planner.want(manifest, self._severity(manifest), displace):
+            return False
+        self._poke()
+        return True
+
+    def _severity(self, manifest: Entry) -> int:
         state = self.node.replica.incidents.get(manifest.incident)
-        severity = Severity.LOW
-        if state is not None and state.visible:
-            severity = Severity[state.summary()["severity"].upper()]
-        if self.planner.want(manifest, int(severity)):
-            self._poke()
+        if state is None or not state.visible:
+            return int(Severity.LOW)
+        return int(Severity[state.summary()["severity"].upper()])
+
+    def _load(self, manifest_id: bytes) -> tuple[Entry, int] | None:
+        """A waiting item's manifest, for the planner, with its incident's severity now."""
+        manifest = self.manifest(manifest_id)
+        return None if manifest is None else (manifest, self._severity(manifest))
 
     def on_entries(self, entries: list[Entry]) -> None:
         for entry in entries:
             if entry.kind is Kind.MEDIA and self.node.replica.log.is_canonical(entry):
                 self.fetch(entry)
 
+    def _offer_log(self, author: bytes, seq: int) -> None:
+        """Offer the planner `author`'s stored manifests from `seq` on, in log order, until
+        it turns one away: it holds only a bounded share of each author's items."""
+        while True:
+            rows = self.node.store.db.execute(
+                "SELECT seq, id, envelope FROM entries WHERE author = ? AND seq >= ? AND chained = 1 AND kind = ?"
+                " ORDER BY seq LIMIT ?",
+                (author, seq, int(Kind.MEDIA), limits.manifest_rows_per_query_max),
+            ).fetchall()
+            for _, manifest_id, envelope in rows:
+                if self.planner.knows(manifest_id):
+                    continue
+                entry = decode(envelope, self.node.roster, verify=False)
+                if self.node.replica.log.is_canonical(entry) and not self.fetch(entry, displace=False):
+                    return
+            if len(rows) < limits.manifest_rows_per_query_max:
+                return
+            seq = rows[-1][0] + 1
+
+    def _resume(self) -> None:
+        for author, seq in self.planner.resume():
+            self._offer_log(author, seq)
+
     # --- upload ---
 
     async def upload(
         self, incident: bytes, name: str, mime: str, body: AsyncIterator[bytes], exercise: str | None
     ) -> Entry:
-        """Cut the streamed body into chunks, store each durably, then sign the manifest."""
+        """Cut the streamed body into chunks, store each durably, then sign the manifest.
+        If anything fails before the manifest is stored (the client goes away, the file is
+        too large, the disk is full), the chunks it touched are checked for collection."""
         chunker = Chunker()
-        async for data in body:
-            for chunk_hash, chunk in chunker.feed(data):
-                await trio.to_thread.run_sync(self.chunks.put, chunk_hash, chunk)
-        tail, manifest = chunker.finish(incident, name, mime)
-        for chunk_hash, chunk in tail:
-            await trio.to_thread.run_sync(self.chunks.put, chunk_hash, chunk)
-        return self.node.write(manifest, exercise)  # type: ignore[no-any-return]
+        touched: list[bytes] = []
+        written = False
+        try:
+            async for data in body:
+                for chunk_hash, chunk in chunker.feed(data):
+                    await self._put_uploaded(chunk_hash, chunk, touched)
+            tail, manifest = chunker.finish(incident, name, mime)
+            for chunk_hash, chunk in tail:
+                await self._put_uploaded(chunk_hash, chunk, touched)
+            entry: Entry = self.node.write(manifest, exercise)
+            written = True
+            return entry
+        finally:
+            for chunk_hash in touched:
+                self._uploading[chunk_hash] -= 1
+                if not self._uploading[chunk_hash]:
+                    del self._uploading[chunk_hash]
+            if not written and touched:
+                self._queue_orphans(touched)
+
+    async def _put_uploaded(self, chunk_hash: bytes, chunk: bytes, touched: list[bytes]) -> None:
+        # Counted before the write: the collector must not take a chunk an upload is using.
+        self._uploading[chunk_hash] = self._uploading.get(chunk_hash, 0) + 1
+        touched.append(chunk_hash)
+        await trio.to_thread.run_sync(self.chunks.put, chunk_hash, chunk)
+
+    # --- collecting chunks no manifest lists ---
+
+    def _queue_orphans(self, hashes: Iterable[bytes]) -> None:
+        self._orphans.update(hashes)
+        self._orphans_queued.set()
+
+    async def _collect_orphans(self) -> None:
+        """The one task that removes chunk files no stored manifest lists."""
+        while True:
+            await self._orphans_queued.wait()
+            self._orphans_queued = trio.Event()
+            candidates, self._orphans = self._orphans, set()
+            await self._remove_unlisted(candidates)
+
+    async def _remove_unlisted(self, candidates: set[bytes]) -> None:
+        """Read every stored manifest, in arrival order and a page at a time, striking
+        the chunks it lists; then remove the rest. Manifests stored while this runs come
+        later in that order, so they are read too; nothing awaits between the last read
+        and the removal."""
+        after = 0
+        while candidates:
+            rows = self.node.store.db.execute(
+                "SELECT n, envelope FROM entries WHERE kind = ? AND n > ? ORDER BY n LIMIT ?",
+                (int(Kind.MEDIA), after, limits.manifest_rows_per_query_max),
+            ).fetchall()
+            for _, envelope in rows:
+                try:
+                    media = decode(envelope, self.node.roster, verify=False).body
+                except ProtocolError as exc:  # cannot tell what it lists: keep everything
+                    log.warning("cannot read a stored manifest; chunks kept", extra={"error": str(exc)[:200]})
+                    return
+                assert isinstance(media, Media)
+                candidates.difference_update(media.chunks)
+            if len(rows) < limits.manifest_rows_per_query_max:
+                break
+            after = rows[-1][0]
+            await trio.sleep(0)  # a large store: the node keeps running between pages
+        unlisted = [h for h in candidates if h not in self._uploading]
+        for chunk_hash in unlisted:
+            self.chunks.remove(chunk_hash)
+        self.node.metrics.chunks_collected.inc(len(unlisted))
+        if unlisted:
+            log.info("removed chunks no stored manifest lists", extra={"chunks": len(unlisted)})
 
     # --- serving ---
 
@@ -131,10 +239,10 @@ class MediaService:
                     self.node.reject(exc, "chunks", peer)
                     return
                 await write_frame(stream, await self._answer(op, arg))
-        except (SessionEnded, trio.TooSlowError):
-            pass
-        except Exception as exc:  # a peer that goes away mid-stream: nothing to do
+        except NETWORK_ERRORS as exc:  # a peer that goes away mid-stream: nothing to do
             log.debug("chunk stream ended", extra={"peer": peer, "error": repr(exc)[:200]})
+        except Exception as exc:
+            report_unexpected(self.node.metrics, log, "chunks_serve", peer, exc)
         finally:
             self._serving[peer] -= 1
             await close_quietly(stream)
@@ -200,19 +308,16 @@ class MediaService:
     async def run(self, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
-            for manifest in self._stored_manifests():
-                self.fetch(manifest)
+            # Before any upload can start: a chunk no stored manifest lists is left over
+            # from a crash mid-upload.
+            self._queue_orphans(self.chunks.hashes())
+            nursery.start_soon(self._collect_orphans)
+            for member in self.node.roster:
+                self._offer_log(member.public_key, 1)
             for peer in list(self.node.connected):
                 self.peer_connected(peer)
             task_status.started()
             await trio.sleep_forever()
-
-    def _stored_manifests(self) -> list[Entry]:
-        rows = self.node.store.db.execute(
-            "SELECT envelope FROM entries WHERE kind = ? AND chained = 1", (int(Kind.MEDIA),)
-        )
-        entries = [decode(r[0], self.node.roster, verify=False) for r in rows]
-        return [e for e in entries if self.node.replica.log.is_canonical(e)]
 
     async def _worker(self, peer: str) -> None:
         while True:
@@ -227,16 +332,23 @@ class MediaService:
                     if stream is None:
                         stream = await self.node.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
                     await self._request(stream, peer, *request)
-            except Exception as exc:  # libp2p stream errors have many types: retry shortly
+            except NETWORK_ERRORS as exc:  # the link failed or the peer left: retry shortly
                 log.debug("chunk stream from peer failed", extra={"peer": peer, "error": repr(exc)[:200]})
-                self.planner.failed(peer)
-                self._poke()  # what was in flight to it may come from others
+            except ProtocolError as exc:  # a response that does not decode
+                self.node.reject(exc, "chunks", peer)
+            except Exception as exc:
+                report_unexpected(self.node.metrics, log, "chunks_fetch", peer, exc)
             finally:
                 if stream is not None:
                     await close_quietly(stream)
+            self.planner.failed(peer)
+            self._poke()  # what was in flight to it may come from others
             await trio.sleep(1)
 
     async def _request(self, stream: INetStream, peer: str, op: int, arg: bytes) -> None:
+        # Which item a GET is for, found now: by the time the answer comes the planner may
+        # have sent that item back to wait; the chunk is still worth keeping.
+        target = None if op == OP_HAVE else self.planner.locate(arg)
         now = self.node.now_ms()
         await write_frame(stream, encode_request(op, arg))
         kind, value = decode_response(await read_frame(stream))
@@ -245,20 +357,22 @@ class MediaService:
                 self.planner.on_have(peer, arg, value, now)
                 self._poke(peer)
             return
-        located = self.planner.locate(arg)
-        if kind != 1 or located is None:
+        if kind != 1 or target is None:
             self.planner.done(peer, arg, "missing", now)
             self._poke()
             return
-        item, index = located
+        await self._store(peer, arg, value, *target)
+
+    async def _store(self, peer: str, chunk_hash: bytes, frame: bytes, item: Item, index: int) -> None:
         try:
-            if await trio.to_thread.run_sync(self._store_frame, item.media, index, value):
+            if await trio.to_thread.run_sync(self._store_frame, item.media, index, frame):
                 self.node.metrics.chunks_fetched.inc()
         except BadChunk as exc:
             self.node.reject(exc, "chunks", peer)
-            self.planner.done(peer, arg, "bad", self.node.now_ms())
+            self.planner.done(peer, chunk_hash, "bad", self.node.now_ms())
             self._poke()
             return
         self.sources.setdefault(item.manifest_id, set()).add(peer)
-        for finished in self.planner.done(peer, arg, "ok", self.node.now_ms()):
+        for finished in self.planner.done(peer, chunk_hash, "ok", self.node.now_ms()):
             log.info("media complete", extra={"media": finished.hex()})
+        self._resume()

@@ -55,3 +55,8 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.chunks_collected = Counter(
+            "qroc_chunks_collected",
+            "Chunk files removed because no stored manifest lists them (failed uploads, crashes mid-upload)",
+            registry=r,
+        )

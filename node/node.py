@@ -357,7 +357,9 @@ class Node:
             lambda peer: member_endpoints(self.roster.by_peer_id(peer)),
         )
         self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng)
-        self.gossip = Gossip(self.host, self._validate_gossip)
+        self.gossip = Gossip(
+            self.host, self._validate_gossip, lambda exc, peer: self.reject(exc, "gossip", peer), self.metrics
+        )
         listen = [multiaddr.Multiaddr(a) for a in self.config.listen]
         async with self.host.run(listen_addrs=listen):
             try:

@@ -159,8 +159,19 @@ have_stale_ms = 4 * have_refresh_ms
 # A peer with a chunk request of ours open longer than this is on a thin link (our four
 # 1 MiB requests open 2 s is 16 Mbit/s) and is not counted on either.
 chunk_slow_ms = 2_000
-# Media items being fetched at once (each keeps a manifest and a bitmap per peer).
-fetches_max = 1024
+# One author's items fetched at once: four single-chunk photos keep the
+# chunk_requests_per_peer_max requests to one peer busy; more only let one member's
+# announcements crowd the planner.
+fetches_active_per_author_max = 4
+# Chunk hashes one author's active items list between them: one item of the largest size
+# (a decoded chunk list is ~70 bytes a hash); the memory bound per author.
+fetch_active_chunks_per_author_max = media_chunks_max
+# One author's items waiting for a slot, as records of ~0.3 KB; the rest stay in the
+# store until there is room. Enough for a burst of photos to be ordered small first.
+fetches_waiting_per_author_max = 256
+# Stored manifests read per query when offering an author's log again or looking for
+# what manifests list: each row may be an entry_bytes_max envelope (8 MiB at most).
+manifest_rows_per_query_max = 32
 # Manifests kept decoded for answering HAVEs (every fetching peer asks about every item
 # every have_refresh_ms); a handful of items are in flight at once.
 served_manifests_cached_max = 64

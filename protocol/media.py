@@ -5,10 +5,11 @@ Rules (SPEC.md §6):
   named by its BLAKE2b-256 hash; the manifest lists the hashes in order plus the file's
   SHA-256 (what HTTP clients see as the ETag).
 - On the wire a chunk travels as a frame: one codec byte, then the payload.
-  codec 0: the payload is the chunk. codec 1: the payload is one zstd frame whose header
-  states the content size. A sender compresses only when that makes the frame smaller
-  (photos and video do not shrink; a 64 KiB sample that does not shrink by 1/16 spares
-  the whole chunk the attempt).
+  codec 0: the payload is the chunk. codec 1: the payload is exactly one zstd frame whose
+  header states the content size: it starts with the zstd magic (a skippable frame is
+  refused) and nothing follows it (no trailing bytes, no second frame). A sender
+  compresses only when that makes the frame smaller (photos and video do not shrink; a
+  64 KiB sample that does not shrink by 1/16 spares the whole chunk the attempt).
 - A receiver knows the length each chunk must have (from the manifest) and refuses a frame
   whose declared size differs, that declares none, or that asks for a window beyond
   zstd_window_bytes_max, before decompressing anything. Then the hash must match.
@@ -25,6 +26,7 @@ from .identity import hash32
 
 CODEC_RAW = 0
 CODEC_ZSTD = 1
+ZSTD_MAGIC = bytes.fromhex("28b52ffd")  # RFC 8878 §3.1.1; skippable frames have 0x184D2A5?
 _ZSTD_LEVEL = 3  # fast; the mesh is usually limited by links, not by CPU at this level
 # Already-compressed media (JPEG, H.264, AAC) is most of the traffic: try a sample first.
 _SAMPLE_BYTES = 64 * 1024
@@ -50,6 +52,8 @@ def decode_frame(frame: bytes | memoryview, length: int) -> bytes:
     if codec == CODEC_RAW:
         chunk = bytes(payload)
     elif codec == CODEC_ZSTD:
+        if bytes(payload[:4]) != ZSTD_MAGIC:
+            raise BadChunk("not a zstd frame")
         try:
             params = zstandard.get_frame_parameters(payload)
         except zstandard.ZstdError:
@@ -59,9 +63,9 @@ def decode_frame(frame: bytes | memoryview, length: int) -> bytes:
         if params.window_size > limits.zstd_window_bytes_max:
             raise BadChunk(f"zstd window of {params.window_size} bytes exceeds the limit")
         try:
-            chunk = zstandard.ZstdDecompressor(max_window_size=limits.zstd_window_bytes_max).decompress(
-                payload, max_output_size=length
-            )
+            decompressor = zstandard.ZstdDecompressor(max_window_size=limits.zstd_window_bytes_max)
+            # allow_extra_data=False: exactly one frame, nothing after it
+            chunk = decompressor.decompress(payload, max_output_size=length, allow_extra_data=False)
         except zstandard.ZstdError as exc:
             raise BadChunk(f"zstd: {exc}") from None
     else:

@@ -93,6 +93,30 @@ def test_a_frame_demanding_a_huge_window_is_refused():
         decode_frame(frame, len(data))
 
 
+def zstd_frame(chunk: bytes) -> bytes:
+    return zstandard.ZstdCompressor(write_content_size=True).compress(chunk)
+
+
+# RFC 8878 §3.1.2: magic 0x184D2A50 (little-endian), a 4-byte length, that many user bytes.
+SKIPPABLE = (0x184D2A50).to_bytes(4, "little") + (3).to_bytes(4, "little") + b"abc"
+
+
+@given(st.binary(min_size=1, max_size=3000), st.binary(min_size=1, max_size=64))
+def test_a_zstd_frame_followed_by_any_bytes_is_refused(chunk, trailing):
+    frame = bytes([CODEC_ZSTD]) + zstd_frame(chunk)
+    assert decode_frame(frame, len(chunk)) == chunk
+    with pytest.raises(BadChunk):
+        decode_frame(frame + trailing, len(chunk))
+
+
+@given(st.binary(min_size=1, max_size=3000))
+def test_a_payload_is_exactly_one_zstd_frame_not_two_nor_a_skippable_one_nor_a_part(chunk):
+    one = zstd_frame(chunk)
+    for payload in (one + one, one + zstd_frame(b""), one + SKIPPABLE, SKIPPABLE + one, SKIPPABLE, one[:-1]):
+        with pytest.raises(BadChunk):
+            decode_frame(bytes([CODEC_ZSTD]) + payload, len(chunk))
+
+
 @given(st.binary(max_size=300))
 def test_random_frames_only_raise_bad_chunk(frame):
     with contextlib.suppress(BadChunk):
