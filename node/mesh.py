@@ -3,12 +3,16 @@
 py-libp2p 0.8.1 has no peer-ID gate hook, so the gate is a Noise transport that checks
 the authenticated remote PeerID right after the handshake, both ways, and refuses anyone
 not on the roster (HandshakeFailure). Its own redial is far too slow (~70 s, plus a 60 s
-negative cache), so `Dialer` keeps a connection to every reachable member itself.
+negative cache), so `Dialer` keeps a connection to every reachable member itself. It
+dials only once a bare TCP connect to the member is answered (`until_path_answers`): a
+dial into a path that drops packets would hang on SYN retransmissions (1 s, then 2 s,
+...) and miss the link's return by seconds.
 """
 
 import logging
 import random
 import socket
+import struct
 from collections.abc import Callable
 
 import multiaddr
@@ -27,8 +31,13 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from protocol import limits
 from protocol.roster import Member, Roster
 
+from .errors import NETWORK_ERRORS, report_unexpected
+from .metrics import Metrics
+
 log = logging.getLogger("qroc.mesh")
 AUTO_CONNECT_NEVER_S = 10.0**9
+# SO_LINGER for close() to send a reset: the other end learns at once, no TIME_WAIT is left.
+LINGER_RESET = struct.pack("ii", 1, 0)
 
 
 class RosterGate(NoiseTransport):
@@ -130,6 +139,45 @@ def check_port_free(host: str, port: int, what: str) -> None:
             raise OSError(exc.errno, f"{what} ({host}:{port}) is unavailable: {exc.strerror}") from None
 
 
+async def _answers(host: str, port: int) -> bool:
+    """True if a TCP connect to (host, port) is accepted or refused: packets pass both
+    ways. Waits until cancelled, or False on another error (no route)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with trio.socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, LINGER_RESET)
+        try:
+            await probe.connect((host, port))
+        except ConnectionRefusedError:
+            return True
+        except OSError:
+            return False
+        return True
+
+
+async def until_path_answers(addrs: set[tuple[str, int]], stop: Callable[[], bool]) -> bool:
+    """Probe the path to `addrs` with a TCP connect to each every limits.path_probe_interval_ms,
+    each waiting up to limits.path_probe_timeout_ms; True once one is answered (or at once if
+    there is nothing to probe), False as soon as `stop()` is true instead (checked at
+    every probe). At most a few probes per address are in flight (timeout / interval + 1)."""
+    if not addrs:
+        return True
+    answered = trio.Event()
+
+    async def probe(host: str, port: int) -> None:
+        with trio.move_on_after(limits.path_probe_timeout_ms / 1000):
+            if await _answers(host, port):
+                answered.set()
+
+    async with trio.open_nursery() as nursery:
+        while not answered.is_set() and not stop():
+            for host, port in addrs:
+                nursery.start_soon(probe, host, port)
+            with trio.move_on_after(limits.path_probe_interval_ms / 1000):
+                await answered.wait()
+        nursery.cancel_scope.cancel()
+    return answered.is_set()
+
+
 def peer_info(member: Member) -> PeerInfo:
     addrs = [multiaddr.Multiaddr(a.split("/p2p/")[0]) for a in member.addrs]
     return PeerInfo(ID.from_base58(member.peer_id), addrs)
@@ -164,27 +212,41 @@ class ConnectionEvents(INotifee):
 class Dialer:
     """Keeps a connection to every roster member that has dial addresses.
 
-    One loop checks twice a second; each unconnected member is dialled when its back-off
-    has passed (doubling from redial_delay_ms_min to redial_delay_ms_max, with jitter so
-    that a whole federation restarting does not dial in lockstep).
+    One loop checks twice a second, and at once when a member disconnects; each
+    unconnected member is dialled when its back-off has passed (doubling from
+    redial_delay_ms_min to redial_delay_ms_max, with jitter so that a whole federation
+    restarting does not dial in lockstep) and its path answers a probe. When the path
+    comes back after being down, the end with the greater peer ID lets the other dial
+    first (limits.dial_yield_ms), so that the pair gets one connection.
     """
 
-    def __init__(self, host: IHost, roster: Callable[[], Roster], me: str, rng: random.Random) -> None:
+    def __init__(
+        self,
+        host: IHost,
+        roster: Callable[[], Roster],
+        me: str,
+        rng: random.Random,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.host = host
         self.roster = roster
         self.me = me
         self.rng = rng
+        self.metrics = metrics or Metrics()
         self._next_try: dict[str, float] = {}
         self._delay_ms: dict[str, float] = {}
-        self._dialling: set[str] = set()
+        self._dialling: set[str] = set()  # probing its path or dialling: one task per member
+        self._wake = trio.Event()
 
     def connected(self, peer: str) -> bool:
         return bool(self.host.get_network().get_connections(ID.from_base58(peer)))
 
     def reset(self, peer: str) -> None:
-        """Dial `peer` at once next time (it just disconnected: it may be restarting)."""
+        """Dial `peer` at once (it just disconnected: it may be restarting, or its link
+        was found down)."""
         self._next_try.pop(peer, None)
         self._delay_ms.pop(peer, None)
+        self._wake.set()
 
     async def run(self) -> None:
         async with trio.open_nursery() as nursery:
@@ -197,11 +259,20 @@ class Dialer:
                     if self._next_try.get(peer, 0.0) <= now and not self.connected(peer):
                         self._dialling.add(peer)
                         nursery.start_soon(self._dial, member)
-                await trio.sleep(0.5)
+                with trio.move_on_after(limits.dial_check_ms / 1000):
+                    await self._wake.wait()
+                self._wake = trio.Event()
 
     async def _dial(self, member: Member) -> None:
         peer = member.peer_id
+        started = trio.current_time()
         try:
+            if not await until_path_answers(member_endpoints(member), lambda: self.connected(peer)):
+                return  # it dialled us meanwhile
+            waited_s = trio.current_time() - started
+            log.debug("path answered", extra={"peer": peer, "waited_s": waited_s})
+            if waited_s >= limits.path_probe_interval_ms / 1000 and self.me > peer and await self._dialled_by(peer):
+                return
             info = peer_info(member)
             # Forget py-libp2p's 60 s negative cache: we run our own back-off.
             self.host.get_network().unblock_peer(info.peer_id)  # type: ignore[attr-defined]
@@ -212,10 +283,23 @@ class Dialer:
                 await self.host.connect(info)
             self.reset(peer)
             log.debug("dialled", extra={"peer": peer})
-        except Exception as exc:  # any dial failure means: try again later
-            delay = min(self._delay_ms.get(peer, limits.redial_delay_ms_min / 2) * 2, limits.redial_delay_ms_max)
-            self._delay_ms[peer] = delay
-            self._next_try[peer] = trio.current_time() + delay / 1000 * self.rng.uniform(0.8, 1.0)
-            log.debug("dial failed", extra={"peer": peer, "error": str(exc)[:200]})
+        except NETWORK_ERRORS as exc:  # refused, reset, timed out, handshake failed: try again later
+            self._back_off(peer)
+            log.debug("dial failed", extra={"peer": peer, "error": repr(exc)[:200]})
+        except Exception as exc:
+            self._back_off(peer)
+            report_unexpected(self.metrics, log, "mesh.dial", peer, exc)
         finally:
             self._dialling.discard(peer)
+
+    async def _dialled_by(self, peer: str) -> bool:
+        """Whether `peer` connects to us within limits.dial_yield_ms (its path just came back)."""
+        with trio.move_on_after(limits.dial_yield_ms / 1000):
+            while not self.connected(peer):
+                await trio.sleep(limits.dial_check_ms / 10_000)
+        return self.connected(peer)
+
+    def _back_off(self, peer: str) -> None:
+        delay = min(self._delay_ms.get(peer, limits.redial_delay_ms_min / 2) * 2, limits.redial_delay_ms_max)
+        self._delay_ms[peer] = delay
+        self._next_try[peer] = trio.current_time() + delay / 1000 * self.rng.uniform(0.8, 1.0)

@@ -8,6 +8,7 @@ import logging
 import random
 import sqlite3
 import time
+from functools import partial
 from typing import Any
 
 import multiaddr
@@ -314,6 +315,10 @@ class Node:
 
     # --- connections ---
 
+    def _endpoints(self, peer: str) -> set[tuple[str, int]]:
+        """(host, port) of a member's roster addresses: where it is dialled and probed."""
+        return member_endpoints(self.roster.by_peer_id(peer))
+
     def _is_member(self, peer: str) -> bool:
         return self.roster.by_peer_id(peer) is not None
 
@@ -354,9 +359,9 @@ class Node:
             self.datadir.identity_path.read_bytes(),
             self._is_member,
             self._on_refused,
-            lambda peer: member_endpoints(self.roster.by_peer_id(peer)),
+            self._endpoints,
         )
-        self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng)
+        self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng, self.metrics)
         self.gossip = Gossip(
             self.host, self._validate_gossip, lambda exc, peer: self.reject(exc, "gossip", peer), self.metrics
         )
@@ -368,12 +373,12 @@ class Node:
                 self.host.set_stream_handler(PROTOCOL_ID, self._handle_sync_stream)
                 self.media = MediaService(self)
                 self.host.set_stream_handler(CHUNKS_PROTOCOL_ID, self.media.handle_stream)
-                self.host.set_stream_handler(ALIVE_PROTOCOL_ID, handle_probe)
+                self.host.set_stream_handler(ALIVE_PROTOCOL_ID, partial(handle_probe, metrics=self.metrics))
                 async with self.gossip.running(), trio.open_nursery() as nursery:
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
-                    nursery.start_soon(Prober(self.host, self.connected).run)
+                    nursery.start_soon(Prober(self.host, self.connected, self.metrics, self._endpoints).run)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)
                     log.info("node started", extra={"peer_id": self.peer_id, "listen": self.listen_addrs})

@@ -163,6 +163,9 @@ class Store:
         row = self.db.execute("SELECT envelope FROM entries WHERE id = ?", (entry_id,)).fetchone()
         return None if row is None else row[0]
 
+    def holds(self, entry_id: bytes) -> bool:
+        return self.db.execute("SELECT 1 FROM entries WHERE id = ?", (entry_id,)).fetchone() is not None
+
     # --- start-up ---
 
     def chained(self) -> tuple[list[Entry], list[Unreadable]]:

@@ -94,8 +94,9 @@ zstd_window_bytes_max = 2 * 1024 * 1024
 # The delay doubles from the first value after each failed dial, up to the second.
 redial_delay_ms_min = 250
 redial_delay_ms_max = 2000
-# Every connected member is asked to echo a byte this often (node/liveness.py): a link
-# that fails silently is found within a minute.
+# Every connected member is asked to echo a byte this often (node/liveness.py): the
+# fallback where the kernel's TCP_INFO is not available finds a silent failure within a
+# minute; with it, a stall is found within seconds (below).
 liveness_probe_interval_ms = 5_000
 # A probe fails without an echo within this. Generous: on a thin link saturated by
 # media the probe queues behind a full TCP send buffer.
@@ -103,6 +104,41 @@ liveness_timeout_ms = 20_000
 # Failed probes in a row before the connection is closed: one can fail on a node that
 # is briefly overloaded (its stream negotiation times out).
 liveness_probes_missed_max = 2
+# --- silent link failures (node/liveness.py, node/mesh.py) ---
+# Each connection's TCP_INFO is read this often: one getsockopt per connection, and the
+# delay before a stall is seen.
+stall_check_interval_ms = 250
+# Unacknowledged data that made no progress this long after the kernel's retransmission
+# timer fired is a stall: longer than a working link takes to acknowledge a spurious
+# retransmission, so the path is probed only when a loss is real.
+stall_ms_min = 1000
+# After a path probe is answered, a stalled connection gets this long (plus two of its
+# round trips) to show progress before it is judged stuck in back-off: a delayed ACK
+# (up to 200 ms on Linux) sent just before the probe's answer is not a stall.
+stall_confirm_ms = 250
+# A stall this long means the link is down: the connection is closed and the dialer
+# takes over. Far beyond any queueing delay a working link shows...
+stall_close_ms = 5000
+# ... and beyond this many of the connection's own round trips (a link with a huge queue
+# has a long smoothed RTT, and so a longer allowance).
+stall_close_rtts = 8
+
+PROTOCOL_ID = "/qroc/alive/1"
+# A path that drops packets is probed with a bare TCP connect this often: a link that
+# returns is seen within this (plus a round trip), instead of at the next SYN
+# retransmission of a hanging dial or after the redial back-off.
+path_probe_interval_ms = 500
+# A path probe waits this long for an answer (SYN-ACK or reset), so on a path slow enough
+# to need it the probes overlap. A dial needs three round trips or more within
+# dial_timeout_ms_max, so a path where a dial can succeed answers well within this.
+path_probe_timeout_ms = 2000
+# When a member's path returns after being down, both ends see it within a probe
+# interval and would dial each other at once; py-libp2p then keeps both connections, and
+# the node that was cut pays for twice the handshakes at the moment it has most to do.
+# The end with the greater peer ID gives the other this long to dial first.
+dial_yield_ms = 1000
+# The dialer looks for members to dial this often (and at once when a member leaves).
+dial_check_ms = 500
 # A dial that takes longer than this is abandoned (a black-holed link hangs a TCP SYN).
 dial_timeout_ms_max = 5000
 # Concurrent sync sessions (inbound plus outbound): each holds up to two messages of

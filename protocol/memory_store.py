@@ -36,5 +36,8 @@ class MemoryStore:
         entry = self.by_id.get(entry_id)
         return None if entry is None else entry.signed
 
+    def holds(self, entry_id: bytes) -> bool:
+        return entry_id in self.by_id
+
     def all_chained(self) -> list[Entry]:
         return [e for _, log in sorted(self.chained.items()) for e in log]

@@ -88,6 +88,8 @@ async def flap(run: Run, fault: Fault) -> None:
         await trio.sleep(period)
     for node in fault.nodes:
         run.links.set_node(node, True)
+    if up:  # the last change was down: this is when the links came back
+        run.faults.append({"at_ms": run.now_ms(), "action": "up", "nodes": run.names(fault.nodes)})
     run.heals_ms.append(run.now_ms())
 
 
@@ -147,14 +149,22 @@ async def play_inject(run: Run, inject: Inject) -> None:
         run.refused.append({"at_s": inject.at_s, "kind": inject.kind, "error": "incident not opened"})
 
 
+async def read(api: httpx.AsyncClient, path: str, **params: Any) -> httpx.Response:
+    """GET, once more if the node closed an idle kept-alive connection just as it was reused."""
+    try:
+        return await api.get(path, params=params)
+    except httpx.RemoteProtocolError:
+        return await api.get(path, params=params)
+
+
 async def incident_states(run: Run) -> list[Any]:
-    return [(await api.get("/v1/incidents", params={"limit": 500})).json() for api in run.clients]
+    return [(await read(api, "/v1/incidents", limit=500)).json() for api in run.clients]
 
 
 async def media_complete(run: Run) -> bool:
     for api in run.clients:
         for media_id in run.media:
-            status = await api.get(f"/v1/media/{media_id}/status")
+            status = await read(api, f"/v1/media/{media_id}/status")
             if status.status_code != 200 or not status.json()["complete"]:
                 return False
     return True

@@ -6,6 +6,66 @@ from typing import Any
 
 from .bench_mesh import percentile
 
+Cut = tuple[str, float, float]  # node, cut at (ms), back at (ms)
+CUTTING = {"isolate", "down"}  # fault actions that take a node's links away
+RETURNING = {"restore", "up"}  # ... and bring them back; every heal brings all back
+
+
+def cut_windows(faults: list[dict[str, Any]]) -> list[Cut]:
+    """(node, cut at, back at) in ms for every time a node's links were cut (isolate or a
+    flap's down) and came back (restore, a flap's up, or a heal)."""
+    down: dict[str, float] = {}
+    windows = []
+    for fault in faults:
+        action, at = fault["action"], fault["at_ms"]
+        if action in CUTTING:
+            for node in fault["nodes"]:
+                down.setdefault(node, at)
+        elif action in RETURNING or action.endswith("heal"):
+            back = [n for n in down if action.endswith("heal") or n in fault["nodes"]]
+            windows += [(n, down.pop(n), at) for n in back]
+    return windows
+
+
+def catch_up(
+    countries: list[str], acked: list[dict[str, Any]], stores: list[dict[bytes, int]], wall0: float, cut: Cut
+) -> dict[str, Any]:
+    """How long after its links came back a cut node held everything the others wrote before
+    then (in) and every other node held everything it wrote before then (out): the later
+    of the two is the catch-up. Entries stored before the return count for nothing; an
+    entry never stored leaves the figure undefined (None)."""
+    name, cut_ms, back_ms = cut
+    node = countries.index(name)
+    late = {"in": [0.0], "out": [0.0]}
+    missing = 0
+    for a in acked:
+        entry = bytes.fromhex(a["id"])
+        written = stores[a["source"]].get(entry)
+        if written is None or written - wall0 >= back_ms:
+            continue  # written after the return: ordinary traffic, not catching up
+        if a["source"] == node:
+            direction, targets = "out", [s for i, s in enumerate(stores) if i != node]
+        else:
+            direction, targets = "in", [stores[node]]
+        for store in targets:
+            at = store.get(entry)
+            if at is None:
+                missing += 1
+            elif at - wall0 >= back_ms:
+                late[direction].append((at - wall0 - back_ms) / 1000)
+    in_s, out_s = max(late["in"]), max(late["out"])
+    return {
+        "node": name,
+        "cut_at_s": cut_ms / 1000,
+        "back_at_s": back_ms / 1000,
+        "cut_s": (back_ms - cut_ms) / 1000,
+        "deliveries_in": len(late["in"]) - 1,  # entries that reached it after the return
+        "deliveries_out": len(late["out"]) - 1,  # (entry, node) pairs of its own entries
+        "in_s": in_s,
+        "out_s": out_s,
+        "catch_up_s": None if missing else max(in_s, out_s),
+    }
+
 
 def analyse(run: Any, stores: list[dict[bytes, int]], converged_s: float | None, states: list[Any]) -> dict[str, Any]:
     scenario = run.scenario
@@ -31,6 +91,7 @@ def analyse(run: Any, stores: list[dict[bytes, int]], converged_s: float | None,
         before = [e for a, e in zip(run.acked, ids, strict=True) if a["at_ms"] <= heal]
         last = max((s[e] - wall0 for s in stores for e in before if e in s), default=heal)
         heals.append({"heal_at_s": heal / 1000, "converged_after_s": max(0.0, (last - heal) / 1000)})
+    catch_ups = [catch_up(countries, run.acked, stores, wall0, cut) for cut in cut_windows(run.faults)]
     all_latencies = [v for values in latencies.values() for v in values]
     checks = {
         "every_acknowledged_entry_on_every_node": missing == 0,
@@ -47,11 +108,17 @@ def analyse(run: Any, stores: list[dict[bytes, int]], converged_s: float | None,
         checks["expect_incidents"] = len(states[0].get("incidents", [])) == int(expect["incidents"])
     if "delivery_ratio_min" in expect:
         checks["expect_delivery_ratio_min"] = (expected - missing) / max(1, expected) >= expect["delivery_ratio_min"]
+    if "catch_up_s_max" in expect:  # a scenario without a cut cannot show it: that fails too
+        figures = [c["catch_up_s"] for c in catch_ups]
+        checks["expect_catch_up_s_max"] = bool(figures) and all(
+            f is not None and f <= expect["catch_up_s_max"] for f in figures
+        )
     return {
         "scenario": scenario.name,
         "file": str(scenario.path),
         "nodes": countries,
         "duration_s": scenario.duration_s,
+        "started_at_ms": wall0,  # wall clock (epoch ms) of time 0, to read beside the node logs
         "ok": all(checks.values()),
         "checks": checks,
         "acknowledged": {
@@ -68,6 +135,7 @@ def analyse(run: Any, stores: list[dict[bytes, int]], converged_s: float | None,
         },
         "converged_after_final_heal_s": converged_s,
         "heals": heals,
+        "catch_up": catch_ups,
         "faults": [{**f, "at_s": f["at_ms"] / 1000} for f in run.faults],
         "bytes_per_link": {
             f"{countries[a]}->{countries[b]}": count for (a, b), count in run.links.bytes_per_link().items()
@@ -115,6 +183,20 @@ def write_report(report: dict[str, Any], out: Path) -> None:
         "| heal at (s) | converged after (s) |",
         "|---|---|",
         *[f"| {h['heal_at_s']:.1f} | {h['converged_after_s']:.2f} |" for h in report["heals"]],
+        "",
+        "## Catch-up after each cut",
+        "",
+        "From the moment a node's links came back until it held everything the others wrote",
+        "before then (in) and every other node held everything it wrote before then (out).",
+        "",
+        "| node | cut (s) | back at (s) | in (s) | out (s) | catch-up (s) |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {c['node']} | {c['cut_s']:.1f} | {c['back_at_s']:.1f} | {c['in_s']:.2f} | {c['out_s']:.2f} | "
+            + ("**not caught up**" if c["catch_up_s"] is None else f"{c['catch_up_s']:.2f}")
+            + " |"
+            for c in report["catch_up"]
+        ],
         "",
         "## Faults",
         "",

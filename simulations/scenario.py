@@ -15,7 +15,10 @@ nodes = ["BE", "FR", …]         (countries of the OCs; default: the 11 of the 
     update   incident (a ref), fields = {…}   (any of the open fields, status)
     comment  incident, text                  ("{n}" in text is the repetition number)
     media    incident, name, mime, size_kb
-[expect]    converge_within_s, latency_p99_ms_max, incidents (how many), delivery_ratio_min
+[expect]    converge_within_s, latency_p99_ms_max, incidents (how many), delivery_ratio_min,
+            catch_up_s_max: after every cut (isolate or a flap's down, until its links are
+            back), everything the cut node missed is on it and everything it wrote while cut
+            is on every other node within this many seconds of the links' return
 """
 
 import tomllib

@@ -182,7 +182,8 @@ class Federation(RuleBasedStateMachine):
         held = [e for r in self.replicas for e in r.store.all_chained() if e.author == self.forker_key]
         self.reached["examples"] += 1
         self.reached["forked"] += fork_seq is not None
-        self.reached["fork below the heads"] += fork_seq is not None and max((e.seq for e in held), default=0) > fork_seq + 1
+        deepest = max((e.seq for e in held), default=0)
+        self.reached["fork below the heads"] += fork_seq is not None and deepest > fork_seq + 1
         self.reached["three devices wrote"] += fork_seq is not None and len(self.writing_devices) >= 3
         self.reached["descents"] += self.descents > 0
 

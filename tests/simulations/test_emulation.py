@@ -10,6 +10,7 @@ import pytest
 from simulations.netns import why_unavailable
 
 SHORT = Path(__file__).resolve().parents[2] / "simulations" / "scenarios" / "short.toml"
+CATCH_UP = SHORT.with_name("catch_up_short.toml")
 
 
 def sim_run(scenario: Path, out: Path, *options: str) -> subprocess.CompletedProcess:
@@ -36,26 +37,38 @@ def test_the_short_scenario_passes_its_checks_and_writes_its_report(tmp_path):
         assert (tmp_path / "short" / plot).stat().st_size > 1000
 
 
-def netns_count() -> int:
-    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.count("qroc-")
+def netns_names() -> set[str]:
+    """Our namespaces now: another run (a benchmark, a scenario) may hold some of its own."""
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    return {line.split()[0] for line in listing.splitlines() if line.startswith("qroc-")}
 
 
 @pytest.mark.skipif(why_unavailable() is not None, reason=str(why_unavailable()))
-def test_in_network_namespaces_the_kernel_cuts_the_link_and_the_short_scenario_passes(tmp_path):
-    namespaces_before = netns_count()
-    result = sim_run(SHORT, tmp_path / "short", "--netns")
-    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
-    report = json.loads((tmp_path / "short" / "report.json").read_text())
-    assert report["ok"] and report["delivery_ratio"] == 1.0
-    # BE was cut for 10 s while the others wrote: what they wrote reached it only after.
+def test_after_a_20_s_kernel_level_cut_the_cut_node_and_the_others_catch_up_within_the_bound(tmp_path):
+    namespaces_before = netns_names()
+    result = sim_run(CATCH_UP, tmp_path / "catch_up", "--netns")
+    report_path = tmp_path / "catch_up" / "report.json"
+    assert report_path.exists(), result.stdout[-2000:] + result.stderr[-3000:]
+    report = json.loads(report_path.read_text())
+    (cut,) = report["catch_up"]
+    figure = f"caught up {cut['catch_up_s']} s after a {cut['cut_s']:.0f} s cut (in {cut['in_s']}, out {cut['out_s']})"
+    print(figure)
+    assert result.returncode == 0 and report["checks"]["expect_catch_up_s_max"], figure
+    assert cut["deliveries_in"] > 0 and cut["deliveries_out"] > 0  # both ways had something to catch up
+    assert report["delivery_ratio"] == 1.0 and report["bytes_per_link"]["CZ->BE"] > 0
+    # The cut held: what the others wrote while BE was cut reached it only after (>3 s late).
     assert report["latency_ms"]["BE"]["p99"] > 3000
-    assert report["bytes_per_link"]["CZ->BE"] > 0
-    assert netns_count() == namespaces_before  # all removed
+    assert netns_names() <= namespaces_before  # none of the run's left behind
 
 
 def test_a_deliberately_broken_expectation_makes_the_run_fail(tmp_path):
-    broken = tmp_path / "broken.toml"
-    broken.write_text(SHORT.read_text() + "\n[expect]\nincidents = 99\n")
+    broken = tmp_path / "broken.toml"  # the smallest run there is, expecting what cannot be
+    broken.write_text(
+        'name = "Broken"\nexercise = "Test drill"\nnodes = ["BE", "CZ"]\nduration_s = 2\nsettle_s = 10\n'
+        '[[injects]]\nat_s = 0.5\nfrom = "BE"\nkind = "open"\nref = "x"\ntitle = "One incident"\n'
+        'category = "other"\nseverity = "low"\n[[faults]]\nat_s = 1\naction = "isolate"\nnodes = ["CZ"]\n'
+        "[expect]\nincidents = 99\n"
+    )
     result = sim_run(broken, tmp_path / "broken")
     assert result.returncode == 1
     assert "failed: expect_incidents" in result.stdout
