@@ -43,10 +43,6 @@ from .metrics import Metrics
 TOPIC = "qroc/entries/1"
 # meshsub 1.1: 1.2 sends IDONTWANT for every message and costs twice the CPU (measured).
 PROTOCOLS = ["/meshsub/1.1.0"]
-# Pause between our own publishes: py-libp2p's per-peer queue holds 32 RPCs and drops
-# the rest silently when a burst does not yield.
-PUBLISH_PACE_S = 0.002
-
 log = logging.getLogger("qroc.gossip")
 
 Validate = Callable[[str, bytes], Awaitable[bool]]
@@ -205,4 +201,4 @@ class Gossip:
                 log.debug("publish failed", extra={"error": repr(exc)[:200]})
             except Exception as exc:
                 report_unexpected(self.metrics, log, "gossip_publish", None, exc)
-            await trio.sleep(PUBLISH_PACE_S)
+            await trio.sleep(limits.publish_pace_ms / 1000)

@@ -260,7 +260,7 @@ class Prober:
         """Close every connection to `peer` with a reset: it learns at once (a FIN would wait
         behind the unacknowledged data), and the dialer, told of the disconnection, redials."""
         conns = self.host.get_network().get_connections(ID.from_base58(peer))
-        with trio.move_on_after(3) as cleanup:
+        with trio.move_on_after(limits.host_close_ms_max / 1000) as cleanup:
             cleanup.shield = True
             try:
                 for conn in conns:  # first: a write blocked on the dead link would hold up the rest

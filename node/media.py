@@ -326,7 +326,7 @@ class MediaService:
                 while True:
                     request = self.planner.next_request(peer, self.node.now_ms())
                     if request is None:
-                        with trio.move_on_after(0.5):
+                        with trio.move_on_after(limits.fetch_idle_check_ms / 1000):
                             await self._wake.setdefault(peer, trio.Event()).wait()
                         continue
                     if stream is None:
@@ -343,7 +343,7 @@ class MediaService:
                     await close_quietly(stream)
             self.planner.failed(peer)
             self._poke()  # what was in flight to it may come from others
-            await trio.sleep(1)
+            await trio.sleep(limits.fetch_retry_ms / 1000)
 
     async def _request(self, stream: INetStream, peer: str, op: int, arg: bytes) -> None:
         # Which item a GET is for, found now: by the time the answer comes the planner may

@@ -151,6 +151,9 @@ sync_sessions_per_peer_max = 3
 sync_message_timeout_ms_max = 30_000
 # A session that is still exchanging after this many messages is misbehaving.
 sync_session_messages_max = 10_000
+# Pause between our own publishes: py-libp2p's per-peer queue holds 32 RPCs and drops the
+# rest silently when a burst does not yield.
+publish_pace_ms = 2
 # Our own entries wait here to be gossiped; if it fills, the oldest wait for sync instead.
 publish_queue_max = 1024
 # A sync session that fails is tried again this many times, this long apart, while the
@@ -211,6 +214,10 @@ manifest_rows_per_query_max = 32
 # Manifests kept decoded for answering HAVEs (every fetching peer asks about every item
 # every have_refresh_ms); a handful of items are in flight at once.
 served_manifests_cached_max = 64
+# An idle fetch worker looks at the planner again this often even unwoken (HAVE refreshes
+# come due), and one whose stream failed waits this long before opening another.
+fetch_idle_check_ms = 500
+fetch_retry_ms = 1000
 # A chunk request unanswered for this long is abandoned and asked of someone else.
 chunk_request_timeout_ms = 60_000
 # A transfer frame: the chunk plus codec byte plus zstd's worst-case framing.
