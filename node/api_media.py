@@ -1,5 +1,6 @@
 """Media routes of the HTTP API: upload (streamed), download (with Range), status."""
 
+import contextlib
 import re
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,7 +11,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from protocol import limits
-from protocol.body import Media
+from protocol.body import FILE_NAME, Media, check_mime
 from protocol.entry import Entry
 from protocol.errors import BadChunk, InvalidField
 
@@ -64,16 +65,47 @@ async def upload(
     incident = _hex_id(incident_id)
     state = _state(node, incident)
     mime = content_type.split(";")[0].strip().lower()
-    if not re.fullmatch(r"[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+", mime) or len(mime) > limits.mime_chars_max:
-        raise ApiError(422, "invalid_field", "Content-Type: not a MIME type")
+    try:  # the protocol's own rules, before a byte of the body is read
+        FILE_NAME.check(name)
+    except InvalidField as exc:
+        raise ApiError(422, "invalid_field", f"name: {exc}") from None
+    try:
+        check_mime(mime)
+    except InvalidField as exc:
+        raise ApiError(422, "invalid_field", f"Content-Type: {exc}") from None
+    body = _Body(request)
     try:
         with _write_errors():
-            entry = await node.media.upload(incident, name, mime, request.stream(), state.opening.exercise)
+            entry = await node.media.upload(incident, name, mime, body.chunks(), state.opening.exercise)
     except BadChunk as exc:
+        await body.drain()
         raise ApiError(413, "too_large", str(exc)) from None
-    except InvalidField as exc:  # e.g. an empty file
-        raise ApiError(422, "invalid_field", f"body: {exc}") from None
+    except ApiError:  # disk full, an empty file, ...: nothing was written
+        await body.drain()
+        raise
     return media_json(entry)
+
+
+class _Body:
+    """An upload's body, read as it arrives; what is left of a refused one is read and
+    dropped, so that the client reads our answer: one that sends its whole body before
+    reading (most do, without Expect: 100-continue) would otherwise wait for its timeout."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self.complete = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for data in self.request.stream():
+            yield data
+        self.complete = True
+
+    async def drain(self) -> None:
+        if self.complete:
+            return
+        with trio.move_on_after(limits.upload_drain_ms_max / 1000), contextlib.suppress(Exception):
+            while (await self.request.receive()).get("more_body", False):
+                pass
 
 
 @router.get("/v1/media/{media_id}/status", response_model=MediaStatus)

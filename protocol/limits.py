@@ -175,6 +175,9 @@ api_body_bytes_max = 64 * 1024
 api_page_items_max = 500
 # Live-event clients: each holds a connection and a task; an OC has a handful of tools.
 api_event_clients_max = 64
+# A client gets this long to finish sending a refused upload, so that it reads the refusal
+# (then the connection is closed under it).
+upload_drain_ms_max = 30_000
 # Events replayed or sent to one client per batch.
 api_event_batch_max = 256
 # A live-event stream sends a comment this often when idle, so proxies and clients see

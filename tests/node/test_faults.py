@@ -121,7 +121,9 @@ async def test_a_full_disk_answers_507_changes_nothing_and_the_node_restarts_on_
                     if statuses[-3:] == [507, 507, 507]:
                         break
             assert 507 in statuses and 500 not in statuses
-            media = await api.post(f"/v1/incidents/{acknowledged[0]}/media?name=photo.jpg", content=os.urandom(500_000))
+            media = await api.post(
+                f"/v1/incidents/{acknowledged[0]}/media?name=photo.jpg", content=os.urandom(3 << 20)
+            )  # sent whole before the answer is read
             assert media.status_code == 507, media.text
             filler.unlink()
             after = await api.post(f"/v1/incidents/{acknowledged[0]}/comments", json={"text": "space again"})
