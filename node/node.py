@@ -241,7 +241,7 @@ class Node:
     async def _session(self, stream: INetStream, peer: str, dialer: bool) -> bool:
         """One sync session over `stream`; True if it completed."""
         member = self._member(peer)
-        session = Session(peer if member is None else f"{member.name} ({member.country})", dialer)
+        session = Session(peer if member is None else self._name(member.public_key), dialer)
         self._sessions[peer] = self._sessions.get(peer, 0) + 1
         try:
             await run_session(stream, session, self.replica, self._sync_now, lambda r: self._on_sync_received(r, peer))

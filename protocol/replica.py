@@ -112,12 +112,11 @@ class Replica:
             return exc
         return None
 
-    def _check_gate(self, now_ms: int) -> int:
+    def _check_gate(self, now_ms: int) -> None:
         assert self.identity is not None, "a replica without identity cannot write"
         seq, _ = self.log.next_seq(self.identity.public_key)  # raises IdentityForked
         if self.gate is not None:
             self.gate.check(seq - 1, self.log.fork_seq(self.identity.public_key), self.hlc.value, now_ms)
-        return seq
 
     def write(self, body: Body, now_ms: int, exercise: str | None = None) -> Entry:
         """Sign and store a new entry of our own; durable when this returns. Raises

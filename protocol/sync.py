@@ -177,7 +177,6 @@ class Received:
     applied: list[Applied] = field(default_factory=list)
     rejected: list[ProtocolError] = field(default_factory=list)
     samples: int = 0  # authors whose fork-descent samples came
-    duplicates: int = 0  # entries we already held, skipped unread
 
 
 class _Budget:
@@ -359,7 +358,6 @@ def receive_message(replica: Replica, state: SyncState, data: bytes, now_ms: int
         if replica.store.holds(hash32(blob)):
             # Already stored (several members catching us up at once send the same
             # entries): a hash and a lookup instead of a decode and a signature check.
-            received.duplicates += 1
             continue
         try:
             entries.append(decode_entry(blob, replica.roster))
