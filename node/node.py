@@ -26,19 +26,19 @@ from protocol.replica import Applied, Replica
 from protocol.roster import Member
 from protocol.sync import Received, Session, entries_beyond
 
-from .api import serve_api
+from .api.app import serve_api
 from .config import Config
 from .datadir import DataDir
 from .errors import NETWORK_ERRORS, StorageFailed, report_unexpected
-from .gossip import Gossip
-from .liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
-from .liveness import Prober, handle_probe
-from .media import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
-from .media import MediaService
-from .mesh import ConnectionEvents, Dialer, check_port_free, make_host, member_endpoints, tcp_endpoints
+from .media.transfer import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
+from .media.transfer import MediaService
+from .mesh.gossip import Gossip
+from .mesh.host import ConnectionEvents, Dialer, check_port_free, make_host, member_endpoints, tcp_endpoints
+from .mesh.liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
+from .mesh.liveness import Prober, handle_probe
+from .mesh.syncer import PROTOCOL_ID, close_quietly, run_session
 from .metrics import Metrics
 from .store import Store
-from .syncer import PROTOCOL_ID, close_quietly, run_session
 from .views import incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")

@@ -94,7 +94,7 @@ zstd_window_bytes_max = 2 * 1024 * 1024
 # The delay doubles from the first value after each failed dial, up to the second.
 redial_delay_ms_min = 250
 redial_delay_ms_max = 2000
-# Every connected member is asked to echo a byte this often (node/liveness.py): the
+# Every connected member is asked to echo a byte this often (node/mesh/liveness.py): the
 # fallback where the kernel's TCP_INFO is not available finds a silent failure within a
 # minute; with it, a stall is found within seconds (below).
 liveness_probe_interval_ms = 5_000
@@ -104,7 +104,7 @@ liveness_timeout_ms = 20_000
 # Failed probes in a row before the connection is closed: one can fail on a node that
 # is briefly overloaded (its stream negotiation times out).
 liveness_probes_missed_max = 2
-# --- silent link failures (node/liveness.py, node/mesh.py) ---
+# --- silent link failures (node/mesh/liveness.py, node/mesh/host.py) ---
 # Each connection's TCP_INFO is read this often: one getsockopt per connection, and the
 # delay before a stall is seen.
 stall_check_interval_ms = 250

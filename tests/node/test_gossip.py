@@ -12,7 +12,7 @@ from libp2p.peer.peerinfo import PeerInfo
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.utils.varint import encode_uvarint
 
-from node.gossip import PROTOCOLS, TOPIC, Gossip
+from node.mesh.gossip import PROTOCOLS, TOPIC, Gossip
 from protocol import limits
 from protocol.errors import ProtocolError
 

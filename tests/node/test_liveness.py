@@ -7,8 +7,8 @@ import socket
 import pytest
 import trio
 
-from node.liveness import connection_socket, tcp_progress
-from node.mesh import until_path_answers
+from node.mesh.host import until_path_answers
+from node.mesh.liveness import connection_socket, tcp_progress
 from protocol import limits
 from simulations.federation import Cluster, free_port
 from simulations.netns import Namespaces, why_unavailable

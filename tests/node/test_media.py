@@ -8,8 +8,8 @@ import signal
 import httpx
 import trio
 
-from node.chunks import ChunkStore
 from node.datadir import DataDir
+from node.media.chunks import ChunkStore
 from node.node import Node
 from protocol import limits
 from protocol.body import Media

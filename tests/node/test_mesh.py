@@ -117,7 +117,7 @@ async def test_a_peer_not_on_the_roster_is_refused_and_nothing_it_sends_is_store
 
 
 async def test_garbage_gossiped_by_a_member_is_dropped_counted_and_not_forwarded(tmp_path):
-    from node.gossip import TOPIC
+    from node.mesh.gossip import TOPIC
 
     links = {0: [1], 1: [0, 2], 2: [1]}  # 0 reaches 2 only through 1
     async with running(federation(tmp_path, 3, links)) as (bad, middle, far):
@@ -154,7 +154,7 @@ async def test_a_gossip_stream_that_does_not_parse_is_dropped_and_the_node_keeps
 async def test_a_member_holding_sync_sessions_open_slows_only_itself(tmp_path):
     from libp2p.peer.id import ID
 
-    from node.syncer import PROTOCOL_ID
+    from node.mesh.syncer import PROTOCOL_ID
     from protocol import limits
 
     async with running(federation(tmp_path, 3, gossip=False)) as (hog, b, c):

@@ -37,8 +37,8 @@ from protocol import limits
 from protocol.errors import Malformed, ProtocolError, TooLarge
 from protocol.identity import hash32
 
-from .errors import NETWORK_ERRORS, report_unexpected
-from .metrics import Metrics
+from ..errors import NETWORK_ERRORS, report_unexpected
+from ..metrics import Metrics
 
 TOPIC = "qroc/entries/1"
 # meshsub 1.1: 1.2 sends IDONTWANT for every message and costs twice the CPU (measured).

@@ -17,8 +17,10 @@ from protocol.entry import Entry, decode
 from protocol.errors import IdentityForked, InvalidField, OwnLogUnreadable, WriteRefused
 from protocol.hlc import pack
 
-from .api import ApiError, error_response
-from .api_models import (
+from ..errors import StorageFailed
+from ..views import author, rfc3339
+from .app import ApiError, error_response
+from .models import (
     CategoryName,
     CommentCreate,
     CommentOut,
@@ -28,9 +30,7 @@ from .api_models import (
     IncidentPatch,
     StatusName,
 )
-from .api_models import Location as LocationIn
-from .errors import StorageFailed
-from .views import author, rfc3339
+from .models import Location as LocationIn
 
 router = APIRouter(tags=["incidents"])
 _ID = re.compile(r"[0-9a-f]{64}")

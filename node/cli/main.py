@@ -18,13 +18,13 @@ from protocol import limits
 from protocol.hlc import wall_ms
 from protocol.roster import Member
 
-from . import __version__, logs, systemd
-from .cli_common import DATA_DIR, default_data_dir, guarded
-from .cli_media import media
-from .cli_sim import sim
-from .config import Config
-from .datadir import DataDir, DataDirError
-from .store import Store
+from .. import __version__, logs, systemd
+from ..config import Config
+from ..datadir import DataDir, DataDirError
+from ..store import Store
+from .common import DATA_DIR, default_data_dir, guarded
+from .media import media
+from .sim import sim
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -114,7 +114,7 @@ def repair_clock(data_dir: Path, yes: bool) -> None:
     503 clock_ahead). This removes them, with every later entry of this node's own log,
     and sets the stored clock back. Fix the system clock first.
     """
-    from .mesh import check_port_free  # imports libp2p: only where it is needed
+    from ..mesh.host import check_port_free  # imports libp2p: only where it is needed
 
     datadir = DataDir(data_dir)
     config = datadir.config()
@@ -152,7 +152,7 @@ def run(data_dir: Path | None) -> None:
             f"qroc: created {datadir.path} with a new identity (country EU; edit config.toml to set yours)", err=True
         )
     config = datadir.config()
-    from .node import Node  # imports libp2p (which sets up its own logging): only to run
+    from ..node import Node  # imports libp2p (which sets up its own logging): only to run
 
     logs.configure(config.log_level, config.log_format)  # after that import, to tame it
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from protocol import limits
 
-from .datadir import write_atomically
+from ..datadir import write_atomically
 
 
 class ChunkStore:

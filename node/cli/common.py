@@ -10,9 +10,9 @@ import click
 
 from protocol.errors import InvalidField
 
-from .config import ConfigError
-from .datadir import DataDirError
-from .store import StoreError
+from ..config import ConfigError
+from ..datadir import DataDirError
+from ..store import StoreError
 
 EXIT_FAILURE = 1
 

@@ -10,7 +10,7 @@ needed 8 s more to catch up). Two mechanisms deal with it:
 - Stalls, from the kernel (Linux): every limits.stall_check_interval_ms each connection's
   TCP_INFO is read. One whose unacknowledged data made no progress for limits.stall_ms_min
   after its retransmission timer fired is stalled, and its member's path is probed with
-  bare TCP connects (node/mesh.py). If a probe is answered while the connection still
+  bare TCP connects (node/mesh/host.py). If a probe is answered while the connection still
   makes no progress (given limits.stall_confirm_ms and two of its round trips more), the link
   is back and the connection is stuck in back-off; if the stall lasts limits.stall_close_ms
   (or limits.stall_close_rtts of its round trips, if longer), the link is down. Either way the
@@ -39,9 +39,9 @@ from libp2p.peer.id import ID
 
 from protocol import limits
 
-from .errors import NETWORK_ERRORS, report_unexpected
-from .mesh import LINGER_RESET, until_path_answers
-from .metrics import Metrics
+from ..errors import NETWORK_ERRORS, report_unexpected
+from ..metrics import Metrics
+from .host import LINGER_RESET, until_path_answers
 from .syncer import close_quietly
 
 PROTOCOL_ID = "/qroc/alive/1"

@@ -39,9 +39,9 @@ from protocol.transfer import (
     encode_request,
 )
 
+from ..errors import NETWORK_ERRORS, report_unexpected
+from ..mesh.syncer import close_quietly, read_frame, write_frame
 from .chunks import ChunkStore
-from .errors import NETWORK_ERRORS, report_unexpected
-from .syncer import close_quietly, read_frame, write_frame
 
 PROTOCOL_ID = "/qroc/chunks/1"
 log = logging.getLogger("qroc.media")

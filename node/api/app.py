@@ -24,9 +24,9 @@ from protocol import limits
 from protocol.roster import Member
 from protocol.sync import entries_beyond
 
-from . import __version__
-from .api_models import Error, Health, NodeInfo, Peer, PeerList, SyncPeer, SyncStatus
-from .views import author, rfc3339
+from .. import __version__
+from ..views import author, rfc3339
+from .models import Error, Health, NodeInfo, Peer, PeerList, SyncPeer, SyncStatus
 
 log = logging.getLogger("qroc.api")
 
@@ -249,8 +249,8 @@ def create_app(node: Any) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    from .api_incidents import router as incidents
-    from .api_media import router as media
+    from .incidents import router as incidents
+    from .media import router as media
 
     app.include_router(incidents, dependencies=guard)
     app.include_router(media, dependencies=guard)

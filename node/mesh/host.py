@@ -31,8 +31,8 @@ from libp2p.security.noise.transport import Transport as NoiseTransport
 from protocol import limits
 from protocol.roster import Member, Roster
 
-from .errors import NETWORK_ERRORS, report_unexpected
-from .metrics import Metrics
+from ..errors import NETWORK_ERRORS, report_unexpected
+from ..metrics import Metrics
 
 log = logging.getLogger("qroc.mesh")
 AUTO_CONNECT_NEVER_S = 10.0**9

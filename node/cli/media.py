@@ -8,8 +8,8 @@ import click
 import httpx
 from tqdm import tqdm
 
-from .cli_common import DATA_DIR, fail, guarded
-from .datadir import DataDir
+from ..datadir import DataDir
+from .common import DATA_DIR, fail, guarded
 
 BLOCK_BYTES = 256 * 1024
 

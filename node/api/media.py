@@ -15,10 +15,10 @@ from protocol.body import FILE_NAME, Media, check_mime
 from protocol.entry import Entry
 from protocol.errors import BadChunk, InvalidField
 
-from .api import ApiError
-from .api_incidents import _hex_id, _state, _write_errors
-from .api_models import MediaOut
-from .views import media_json
+from ..views import media_json
+from .app import ApiError
+from .incidents import _hex_id, _state, _write_errors
+from .models import MediaOut
 
 router = APIRouter(tags=["media"])
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 import trio
 
-from .cli_common import fail, guarded
+from .common import fail, guarded
 
 
 @click.group()

@@ -18,7 +18,7 @@ from protocol.errors import Malformed, TooLarge
 from protocol.replica import Replica
 from protocol.sync import Received, Session
 
-from .errors import SessionEnded
+from ..errors import SessionEnded
 
 PROTOCOL_ID = "/qroc/sync/1"
 log = logging.getLogger("qroc.sync")

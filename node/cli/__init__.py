@@ -1,0 +1,1 @@
+"""The `qroc` command line."""

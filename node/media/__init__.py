@@ -1,0 +1,1 @@
+"""Media items: chunk storage on disk and the chunk transfer protocol."""
