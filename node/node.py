@@ -159,14 +159,14 @@ class Node:
 
     # --- writes and incoming entries ---
 
-    def write(self, body: Body, exercise: str | None = None) -> Entry:
+    def write(self, body: Body, exercise: str | None = None, operator: str | None = None) -> Entry:
         """Sign, store durably, then gossip. Raises WriteRefused (the write gate: catching
         up, clock ahead, identity forked), InvalidField (the body) or StorageFailed; in
         every case nothing was written."""
         now = self.now_ms()
         self.store.now_ms = now
         try:
-            entry = self.replica.write(body, now, exercise)
+            entry = self.replica.write(body, now, exercise, operator)
         except WriteRefused as exc:
             self.metrics.writes_refused.labels(exc.reason).inc()
             raise

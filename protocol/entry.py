@@ -3,7 +3,8 @@
 Wire form (SPEC.md §3):
 
     envelope = [content: bstr, signature: bstr(64)]          ; CBOR array of 2
-    content  = {0: version, 1: author, 2: seq, 3: prev, 4: hlc, 5: kind, 6: body, ?7: exercise}
+    content  = {0: version, 1: author, 2: seq, 3: prev, 4: hlc, 5: kind, 6: body, ?7: exercise,
+                ?8: operator}
     signature = Ed25519(author, ENTRY_DOMAIN || content)
     id        = BLAKE2b-256(envelope)
 
@@ -12,6 +13,9 @@ Rules:
   entry at seq-1 otherwise (checked by the log when the entry links, not here).
 - Decoding checks, in order of cost: size, envelope, canonical content, version, author in
   the roster, signature, then the fields and the body. Only ProtocolError escapes.
+- `operator` names the person at the author's OC who wrote the entry (a console login's
+  display name): the audit trail says who, not only which OC. It is the author's claim,
+  signed with the OC's key; entries without it (tools, older nodes) stay valid.
 - What we sign, every member accepts: `create` decodes the content it built with the same
   reader `decode` uses, and refuses to sign if that fails or reads back anything else.
 """
@@ -30,7 +34,11 @@ from .text import TextRule
 FORMAT_VERSION = 1
 ENTRY_DOMAIN = b"qroc-mesh/entry/v1\x00"
 EXERCISE = TextRule("exercise", limits.exercise_chars_max)
-CONTENT_KEYS = {0: "version", 1: "author", 2: "seq", 3: "prev", 4: "hlc", 5: "kind", 6: "body", 7: "exercise"}
+OPERATOR = TextRule("operator", limits.operator_chars_max)
+CONTENT_KEYS = {
+    **{0: "version", 1: "author", 2: "seq", 3: "prev", 4: "hlc", 5: "kind", 6: "body"},
+    **{7: "exercise", 8: "operator"},
+}
 _NULLABLE = frozenset({3})  # prev is null at seq 1: the one null of the format
 
 
@@ -44,6 +52,7 @@ class Content:
     hlc: int
     body: Body
     exercise: str | None
+    operator: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +87,8 @@ def _encode_content(c: Content) -> bytes:
     }
     if c.exercise is not None:
         content[7] = c.exercise
+    if c.operator is not None:
+        content[8] = c.operator
     return cbor.encode(content)
 
 
@@ -106,15 +117,22 @@ def _read(fields: Fields) -> Content:
         raise InvalidField(f"unknown entry kind {fields.raw(5)!r}")
     body = BODY_TYPES[kind].from_cbor(fields.raw(6))
     exercise = fields.text(7, EXERCISE, required=False)
-    return Content(author, seq, prev, hlc, body, exercise)
+    operator = fields.text(8, OPERATOR, required=False)
+    return Content(author, seq, prev, hlc, body, exercise, operator)
 
 
 def create(
-    identity: Identity, seq: int, prev: bytes | None, hlc: int, body: Body, exercise: str | None = None
+    identity: Identity,
+    seq: int,
+    prev: bytes | None,
+    hlc: int,
+    body: Body,
+    exercise: str | None = None,
+    operator: str | None = None,
 ) -> Entry:
     """Sign a new entry. The caller (the log owner) supplies seq, prev and a fresh HLC tick.
     Raises InvalidField, naming the field, for anything a decoder would refuse."""
-    wanted = Content(identity.public_key, seq, prev, hlc, body, exercise)
+    wanted = Content(identity.public_key, seq, prev, hlc, body, exercise, operator)
     try:
         content = _encode_content(wanted)
     except (TypeError, ValueError) as exc:  # e.g. a lone surrogate cannot be UTF-8
@@ -124,7 +142,7 @@ def create(
     signed = cbor.encode([content, identity.sign(ENTRY_DOMAIN, content)])
     if len(signed) > limits.entry_bytes_max:
         raise InvalidField(f"entry of {len(signed)} bytes exceeds {limits.entry_bytes_max}")
-    return Entry(identity.public_key, seq, prev, hlc, body, exercise, hash32(signed), signed)
+    return Entry(identity.public_key, seq, prev, hlc, body, exercise, operator, hash32(signed), signed)
 
 
 def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
@@ -151,4 +169,4 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
     if verify:
         member.verifier.verify(ENTRY_DOMAIN, content_bytes, signature)
     c = _read(fields)
-    return Entry(c.author, c.seq, c.prev, c.hlc, c.body, c.exercise, hash32(data), bytes(data))
+    return Entry(c.author, c.seq, c.prev, c.hlc, c.body, c.exercise, c.operator, hash32(data), bytes(data))

@@ -25,6 +25,8 @@ tags_max = 64
 # a long entry. The API refuses such a removal with a clear error.
 tag_remove_ids_max = 64
 exercise_chars_max = 100
+# An operator's display name (content key 8): a person's name and perhaps a role.
+operator_chars_max = 64
 file_name_chars_max = 255
 mime_chars_max = 127
 name_chars_max = 100

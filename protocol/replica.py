@@ -118,7 +118,7 @@ class Replica:
         if self.gate is not None:
             self.gate.check(seq - 1, self.log.fork_seq(self.identity.public_key), self.hlc.value, now_ms)
 
-    def write(self, body: Body, now_ms: int, exercise: str | None = None) -> Entry:
+    def write(self, body: Body, now_ms: int, exercise: str | None = None, operator: str | None = None) -> Entry:
         """Sign and store a new entry of our own; durable when this returns. Raises
         WriteRefused (the gate), InvalidField (the body), or the store's error; in every
         case nothing changed."""
@@ -127,7 +127,7 @@ class Replica:
         seq, prev = self.log.next_seq(self.identity.public_key)
         before = self.hlc.value
         try:
-            entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise)
+            entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise, operator)
             applied, errors = self.receive_many([entry], now_ms)
         except BaseException:
             self.hlc.value = before

@@ -147,7 +147,13 @@ class MediaService:
     # --- upload ---
 
     async def upload(
-        self, incident: bytes, name: str, mime: str, body: AsyncIterator[bytes], exercise: str | None
+        self,
+        incident: bytes,
+        name: str,
+        mime: str,
+        body: AsyncIterator[bytes],
+        exercise: str | None,
+        operator: str | None = None,
     ) -> Entry:
         """Cut the streamed body into chunks, store each durably, then sign the manifest.
         If anything fails before the manifest is stored (the client goes away, the file is
@@ -162,7 +168,7 @@ class MediaService:
             tail, manifest = chunker.finish(incident, name, mime)
             for chunk_hash, chunk in tail:
                 await self._put_uploaded(chunk_hash, chunk, touched)
-            entry: Entry = self.node.write(manifest, exercise)
+            entry: Entry = self.node.write(manifest, exercise, operator)
             written = True
             return entry
         finally:

@@ -492,7 +492,7 @@ def content(body: Any, kind: int = 3, **fields: Any) -> Raw:
     """Entry content by A (seq 5 after the vector chain) with `fields` replacing or adding keys."""
     chain = vector_entries()
     values: dict[int, Any] = {0: 1, 1: A.public_key, 2: 5, 3: chain[3].id, 4: HLC + 4, 5: kind, 6: body}
-    names = {"version": 0, "author": 1, "seq": 2, "prev": 3, "hlc": 4, "kind": 5, "exercise": 7}
+    names = {"version": 0, "author": 1, "seq": 2, "prev": 3, "hlc": 4, "kind": 5, "exercise": 7, "operator": 8}
     for name, value in fields.items():
         if value is ...:
             del values[names[name]]
@@ -621,7 +621,11 @@ def reject_vectors() -> list[dict[str, Any]]:
         ),
         ("version 2", envelope(content(comment, version=2)), "unsupported_version"),
         ("content without prev (key 3)", envelope(content(comment, prev=...)), "malformed"),
-        ("unknown content key 8", envelope(raw_map([*cbor2.loads(content(comment)).items(), (8, 0)])), "malformed"),
+        ("unknown content key 9", envelope(raw_map([*cbor2.loads(content(comment)).items(), (9, 0)])), "malformed"),
+        ("an empty operator name", envelope(content(comment, operator="")), "invalid_field"),
+        ("an operator name with a line break", envelope(content(comment, operator="Jana\nNovák")), "invalid_field"),
+        ("an operator name of 65 code points", envelope(content(comment, operator="x" * 65)), "invalid_field"),
+        ("operator = null (an absent field is left out)", envelope(content(comment, operator=None)), "invalid_field"),
         ("seq 2^63", envelope(content(comment, seq=1 << 63)), "invalid_field"),
         ("seq 0", envelope(content(comment, seq=0)), "invalid_field"),
         ("hlc 2^63", envelope(content(comment, hlc=1 << 63)), "invalid_field"),
@@ -898,6 +902,11 @@ def accept_vectors() -> list[dict[str, Any]]:
             "seq 2^63 - 1 and hlc 2^63 - 1",
             content({0: incident, 1: "x"}, seq=(1 << 63) - 1, hlc=(1 << 63) - 1),
             {"seq": (1 << 63) - 1},
+        ),
+        (
+            "a comment naming its operator (content key 8)",
+            content({0: incident, 1: "x"}, operator="Jana Novák (duty officer)"),
+            {"operator": "Jana Novák (duty officer)"},
         ),
     ]
     out: list[dict[str, Any]] = [
