@@ -5,6 +5,7 @@ DATA_DIR/config.toml    the node's options
 DATA_DIR/roster.json    the federation's member cards (a JSON list)
 DATA_DIR/api-token      bearer token for the local HTTP API, mode 0600
 DATA_DIR/node.db        SQLite store (plus -wal and -shm)
+DATA_DIR/operators.db   console operator accounts and sessions, mode 0600 (node/operators.py)
 DATA_DIR/chunks/        media chunks, content-addressed
 """
 
@@ -57,6 +58,7 @@ class DataDir:
         self.roster_path = path / "roster.json"
         self.token_path = path / "api-token"
         self.db_path = path / "node.db"
+        self.operators_path = path / "operators.db"
         self.chunks_path = path / "chunks"
 
     def init(self, config: Config, seed: bytes | None = None) -> Identity:

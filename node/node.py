@@ -8,6 +8,7 @@ import logging
 import random
 import sqlite3
 import time
+from collections import OrderedDict
 from functools import partial
 from typing import Any
 
@@ -39,7 +40,7 @@ from .mesh.liveness import Prober, handle_probe
 from .mesh.syncer import PROTOCOL_ID, close_quietly, run_session
 from .metrics import Metrics
 from .store import Store
-from .views import incident_json, incident_summary
+from .views import MemberLink, incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")
 
@@ -59,6 +60,9 @@ class Node:
         self.rng = random.Random()
         self.connected: dict[str, int] = {}  # peer -> connected since (ms)
         self.peer_heads: dict[str, dict[bytes, tuple[int, bytes]]] = {}
+        # Entry id -> members that gossiped it to us: they hold it (delivery receipts
+        # before the next sync with them says so); the most recent receipts_forwarded_max.
+        self._forwarders: OrderedDict[bytes, set[str]] = OrderedDict()
         self._syncing: set[str] = set()  # peers we have an outbound session with
         self._sessions: dict[str, int] = {}  # peer -> sessions open with it, both ways
         self._changed = trio.Event()
@@ -131,10 +135,23 @@ class Node:
         """Why a write now would be refused (for /v1/health), or None."""
         return self.replica.refusal(self.now_ms())
 
-    def incident_view(self, incident: bytes) -> dict[str, Any] | None:
+    def incident_view(self, incident: bytes, comments: bool = True) -> dict[str, Any] | None:
         """The incident with its comments and media, or None if unknown or not opened."""
         state = self.replica.incidents.get(incident)
-        return incident_json(state, self.roster) if state is not None and state.visible else None
+        return incident_json(state, self.roster, comments) if state is not None and state.visible else None
+
+    def member_links(self) -> list[MemberLink]:
+        """Every other member with what we know of its copy (delivery receipts)."""
+        seen = self.store.peers_seen()
+        return [
+            MemberLink(m, self.peer_heads.get(m.peer_id), m.peer_id in self.connected, seen.get(m.peer_id))
+            for m in self.roster
+            if m.peer_id != self.peer_id
+        ]
+
+    def forwarded_by(self, entry_id: bytes) -> set[str]:
+        """The members that sent us this entry over gossip (so hold it)."""
+        return self._forwarders.get(entry_id, set())
 
     async def wait_changed(self) -> None:
         """Return at the next stored entry (for live events)."""
@@ -206,6 +223,10 @@ class Node:
             report_unexpected(self.metrics, log, "gossip", peer, exc)
             return False
         self._after(applied, "gossip")
+        self._forwarders.setdefault(entry.id, set()).add(peer)
+        self._forwarders.move_to_end(entry.id)
+        if len(self._forwarders) > limits.receipts_forwarded_max:
+            self._forwarders.popitem(last=False)
         if applied.status is Status.PENDING:
             self.request_sync(peer)  # a gap: fetch what precedes it
         return applied.forwarded
@@ -313,6 +334,17 @@ class Node:
             if self.connected:
                 self.request_sync(self.rng.choice(sorted(self.connected)))
 
+    async def _receipts_sync(self) -> None:
+        """Sync with each connected member that, as of our last sync with it, lacks some
+        of what we hold: the sessions confirm delivery (the receipts the console shows)
+        and fill what gossip missed. A member known to hold everything costs nothing."""
+        while True:
+            await trio.sleep(limits.receipts_sync_ms / 1000)
+            ours = self.replica.log.heads()
+            for peer in sorted(self.connected):
+                if entries_beyond(self.peer_heads.get(peer, {}), ours):
+                    self.request_sync(peer)
+
     # --- connections ---
 
     def _endpoints(self, peer: str) -> set[tuple[str, int]]:
@@ -378,6 +410,7 @@ class Node:
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
+                    nursery.start_soon(self._receipts_sync)
                     nursery.start_soon(Prober(self.host, self.connected, self.metrics, self._endpoints).run)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)

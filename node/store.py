@@ -279,6 +279,23 @@ class Store:
         )
         return rows.fetchall()
 
+    def exercises(self) -> list[tuple[str, int]]:
+        """(exercise name, incident count) of every exercise with an incident here."""
+        rows = self.db.execute(
+            "SELECT json_extract(view, '$.exercise') AS name, count(*) FROM incidents"
+            " WHERE name IS NOT NULL GROUP BY name ORDER BY name"
+        )
+        return rows.fetchall()
+
+    def incident_entries(self, incident: bytes, limit: int) -> list[bytes]:
+        """The envelopes of the chained entries about `incident` (its opening included),
+        in HLC order, at most `limit` (the oldest)."""
+        rows = self.db.execute(
+            "SELECT envelope FROM entries WHERE incident = ? AND chained = 1 ORDER BY hlc, author LIMIT ?",
+            (incident, limit),
+        )
+        return [row[0] for row in rows]
+
     def counts(self) -> dict[str, int]:
         entries = self.db.execute("SELECT count(*) FROM entries WHERE chained = 1").fetchone()[0]
         incidents = self.db.execute("SELECT count(*) FROM incidents").fetchone()[0]

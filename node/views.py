@@ -1,13 +1,15 @@
 """Incident state as local tools see it: JSON values, times in RFC 3339 UTC."""
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import IntEnum
 from typing import Any
 
-from protocol.body import Media
+from protocol.body import Comment, Location, Media, Open, Update
 from protocol.entry import Entry
 from protocol.hlc import wall_ms
 from protocol.incident import IncidentState
-from protocol.roster import Roster
+from protocol.roster import Member, Roster
 
 
 def rfc3339(ms: int) -> str:
@@ -33,6 +35,7 @@ def media_json(entry: Entry) -> dict[str, Any]:
         "chunk_size": body.chunk_size,
         "chunks": len(body.chunks),
         "posted_at": rfc3339(wall_ms(entry.hlc)),
+        "operator": entry.operator,
     }
 
 
@@ -56,22 +59,102 @@ def _summary_json(view: dict[str, Any], roster: Roster) -> dict[str, Any]:
         "created_at": rfc3339(view["created_at_ms"]),
         "updated_at": rfc3339(view["updated_at_ms"]),
         "author": author(roster, view["author"]),
+        "operator": view["operator"],
     }
 
 
-def incident_json(state: IncidentState, roster: Roster) -> dict[str, Any]:
-    """The whole incident as the API serves it."""
+def incident_json(state: IncidentState, roster: Roster, comments: bool = True) -> dict[str, Any]:
+    """The whole incident as the API serves it; without `comments`, their count only (the
+    board's view of thousands of incidents)."""
     view = state.view()
     return {
         **_summary_json(view, roster),
-        "comments": [
-            {
-                "id": c.id.hex(),
-                "text": c.body.text,
-                "author": author(roster, c.author),
-                "created_at": rfc3339(wall_ms(c.hlc)),
-            }
-            for c in view["comments"]
-        ],
+        "comments": [comment_json(c, roster) for c in view["comments"]] if comments else None,
+        "comment_count": len(view["comments"]),
         "media": [media_json(m) for m in view["media"]],
+    }
+
+
+def comment_json(entry: Entry, roster: Roster) -> dict[str, Any]:
+    body = entry.body
+    assert isinstance(body, Comment)
+    return {
+        "id": entry.id.hex(),
+        "text": body.text,
+        "author": author(roster, entry.author),
+        "operator": entry.operator,
+        "created_at": rfc3339(wall_ms(entry.hlc)),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLink:
+    """What this node knows of another member's copy of the logs."""
+
+    member: Member
+    heads: dict[bytes, tuple[int, bytes]] | None  # its heads as of our last sync with it
+    connected: bool
+    last_seen_ms: int | None
+
+
+def holds(link: MemberLink, entry: Entry, forwarded_by: set[str]) -> bool:
+    """Whether the member has stored `entry`, as far as we know: it wrote it, its heads
+    reach past it, or it sent it to us over gossip (members forward only what they store)."""
+    if link.member.public_key == entry.author or link.member.peer_id in forwarded_by:
+        return True
+    if link.heads is None:
+        return False
+    return link.heads.get(entry.author, (0, b""))[0] >= entry.seq
+
+
+def delivery_json(entry: Entry, links: list[MemberLink], forwarded_by: set[str]) -> dict[str, Any]:
+    delivered, missing = [], []
+    for link in links:
+        if holds(link, entry, forwarded_by):
+            delivered.append(link.member.peer_id)
+        else:
+            missing.append(
+                {
+                    "peer_id": link.member.peer_id,
+                    "name": link.member.name,
+                    "country": link.member.country,
+                    "connected": link.connected,
+                    "last_seen": None if link.last_seen_ms is None else rfc3339(link.last_seen_ms),
+                }
+            )
+    return {"members": len(links), "delivered": delivered, "missing": missing}
+
+
+def changes_json(entry: Entry) -> dict[str, Any]:
+    """What an entry says, for the timeline."""
+    body = entry.body
+    if isinstance(body, Comment):
+        return {"text": body.text}
+    if isinstance(body, Media):
+        return {"media": {"id": entry.id.hex(), "name": body.name, "mime": body.mime, "size": body.size}}
+    out: dict[str, Any] = {}
+    for name, value in body.registers.items():
+        if isinstance(value, Location):
+            out[name] = {"lat": value.lat_e7 / 1e7, "lon": value.lon_e7 / 1e7, "place": value.place}
+        else:
+            out[name] = value.name.lower() if isinstance(value, IntEnum) else value
+    added = body.tags if isinstance(body, Open) else body.tags_add
+    if added:
+        out["tags_added"] = list(added)
+    if isinstance(body, Update) and body.tags_remove:
+        out["tags_removed"] = [tag for tag, _ in body.tags_remove]
+    return out
+
+
+def timeline_json(entry: Entry, roster: Roster, links: list[MemberLink], forwarded_by: set[str]) -> dict[str, Any]:
+    return {
+        "id": entry.id.hex(),
+        "kind": entry.kind.name.lower(),
+        "seq": entry.seq,
+        "author": author(roster, entry.author),
+        "operator": entry.operator,
+        "at": rfc3339(wall_ms(entry.hlc)),
+        "exercise": entry.exercise,
+        "changes": changes_json(entry),
+        "delivery": delivery_json(entry, links, forwarded_by),
     }

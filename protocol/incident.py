@@ -139,6 +139,7 @@ class IncidentState:
             "tags": list(partial.tags()),
             "exercise": self.opening.exercise,
             "author": self.opening.author,
+            "operator": self.opening.operator,
             "created_hlc": self.opening.hlc,
             "updated_hlc": partial.updated_hlc,
             "created_at_ms": wall_ms(self.opening.hlc),

@@ -175,6 +175,38 @@ sync_requests_max = 64
 api_body_bytes_max = 64 * 1024
 # One page of incidents; a dashboard pages through more.
 api_page_items_max = 500
+# An incident's timeline lists at most this many entries (the oldest): a page of them.
+api_timeline_entries_max = 2_000
+
+# Delivery receipts: the members that gossiped each of this many recent entries to us
+# are remembered (about 100 bytes each), so the sender sees them as delivered before the
+# next sync with them.
+receipts_forwarded_max = 16_384
+# A connected member that our last sync says lacks some of our entries is synced with at
+# most this often, so delivery receipts turn green within seconds of delivery.
+receipts_sync_ms = 2_000
+
+# --- operator console sessions (node/operators.py, node/api/auth.py) ---
+# Passwords: short ones fall to guessing even through a memory-hard hash; the upper bound
+# only keeps a request from making us hash megabytes.
+password_chars_min = 10
+password_chars_max = 1024
+# A session lasts one duty shift at most, and ends after two hours without a request (an
+# open console asks every few seconds, so only an abandoned one idles out).
+session_ms_max = 12 * 3600 * 1000
+session_idle_ms_max = 2 * 3600 * 1000
+# A session's idle clock is written at most this often (not a write per request).
+session_touch_ms = 60_000
+# Sessions one operator may hold (browsers, wall screen); logging in beyond ends the oldest.
+sessions_per_operator_max = 8
+# Failed logins: after this many for one name or one client address within the window,
+# further attempts are refused (429) until the window passes. The tracker forgets the
+# oldest of at most login_trackers_max names and addresses.
+login_failures_max = 5
+login_window_ms = 60_000
+login_trackers_max = 4096
+# Argon2id checks at once (each takes 64 MiB for about 0.1 s, in a worker thread).
+login_checks_concurrent_max = 2
 # Live-event clients: each holds a connection and a task; an OC has a handful of tools.
 api_event_clients_max = 64
 # A client gets this long to finish sending a refused upload, so that it reads the refusal

@@ -1,10 +1,12 @@
 """The local HTTP API (v1): FastAPI on hypercorn's trio worker, inside the node's nursery.
 
 Every error is `{"error": {"code", "message"}}` with a 4xx/5xx status; nothing changes on
-error. Every route but GET /v1/health needs `Authorization: Bearer <DATA_DIR/api-token>`.
+error. Every route but GET /v1/health, the login and the console's static files needs
+`Authorization: Bearer <DATA_DIR/api-token>` (a tool) or an operator's session cookie
+with, on writes, its CSRF token (the console; node/api/auth.py). Every response carries
+the console's Content-Security-Policy and the usual hardening headers.
 """
 
-import hmac
 import logging
 import re
 import time
@@ -19,13 +21,17 @@ from hypercorn.config import Config as ServerConfig
 from hypercorn.trio import serve
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protocol import limits
 from protocol.roster import Member
 from protocol.sync import entries_beyond
 
 from .. import __version__
+from ..operators import Operators
 from ..views import author, rfc3339
+from .auth import Authenticator
+from .errors import ApiError, error_response
 from .models import Error, Health, NodeInfo, Peer, PeerList, SyncPeer, SyncStatus
 
 log = logging.getLogger("qroc.api")
@@ -34,7 +40,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": Error, "description": meaning}
     for status, meaning in {
         400: "Malformed request",
-        401: "Missing or wrong bearer token",
+        401: "Missing or wrong bearer token; no session, or it has ended",
+        403: "A console write without its CSRF token, or by a viewer",
+        429: "Too many failed logins: wait Retry-After seconds",
         404: "Unknown resource",
         413: "Body too large",
         415: "Body is not JSON",
@@ -45,16 +53,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         507: "Storage failed; nothing was written",
     }.items()
 }
-
-
-class ApiError(HTTPException):
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(status, message)
-        self.code = code
-
-
-def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 _CODES = {400: "bad_request", 401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
@@ -106,14 +104,45 @@ class BodyLimit:
         return await self.app(scope, limited, send)
 
 
-def create_app(node: Any) -> FastAPI:
-    token = node.datadir.token().encode()
+# The console is same-origin only: no inline script or style, nothing from elsewhere.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob:; connect-src 'self'; font-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), geolocation=(), microphone=(self)"),
+]
+
+
+class SecurityHeaders:
+    """ASGI middleware: the hardening headers on every response, errors included."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        return await self.app(scope, receive, with_headers)
+
+
+def create_app(node: Any, operators: Operators) -> FastAPI:
+    auth = Authenticator(node.datadir.token(), operators, node.now_ms)
 
     async def authorised(request: Request) -> None:
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token):
-            raise ApiError(401, "unauthorized", "missing or wrong bearer token (see DATA_DIR/api-token)")
+        request.state.principal = auth.principal(request)
 
     app = FastAPI(
         title="QROC Mesh node API",
@@ -125,6 +154,7 @@ def create_app(node: Any) -> FastAPI:
         responses=ERRORS,
     )
     app.state.node = node
+    app.state.auth = auth
     guard = [Depends(authorised)]
 
     @app.exception_handler(HTTPException)
@@ -213,6 +243,7 @@ def create_app(node: Any) -> FastAPI:
                 last_seen=rfc3339(seen[member.peer_id]) if member.peer_id in seen else None,
                 behind=None if diff is None else sum(diff[1].values()),
                 ahead=None if diff is None else sum(diff[0].values()),
+                media_in_flight=0 if node.media is None else node.media.in_flight(member.peer_id),
             )
             for member, diff in others()
         ]
@@ -249,11 +280,15 @@ def create_app(node: Any) -> FastAPI:
     async def metrics() -> Response:
         return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    from ..console import router as console
+    from .auth import router as session
     from .incidents import router as incidents
     from .media import router as media
 
+    app.include_router(session)
     app.include_router(incidents, dependencies=guard)
     app.include_router(media, dependencies=guard)
+    app.include_router(console)
     return app  # type: ignore[no-any-return]
 
 
@@ -261,10 +296,14 @@ async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> N
     def body_bytes_max(path: str) -> int:
         return limits.media_bytes_max if path.endswith("/media") else limits.api_body_bytes_max
 
-    app = BodyLimit(create_app(node), body_bytes_max)
-    config = ServerConfig()
-    config.bind = [f"{node.config.api_host}:{node.config.api_port}"]
-    config.accesslog = None
-    config.errorlog = None
-    config.graceful_timeout = limits.api_shutdown_ms_max / 1000
-    await serve(app, config, shutdown_trigger=trio.sleep_forever, task_status=task_status)  # type: ignore[arg-type]
+    operators = Operators(node.datadir.operators_path)
+    try:
+        app = SecurityHeaders(BodyLimit(create_app(node, operators), body_bytes_max))
+        config = ServerConfig()
+        config.bind = [f"{node.config.api_host}:{node.config.api_port}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = limits.api_shutdown_ms_max / 1000
+        await serve(app, config, shutdown_trigger=trio.sleep_forever, task_status=task_status)  # type: ignore[arg-type]
+    finally:
+        operators.close()

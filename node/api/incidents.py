@@ -5,7 +5,7 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import trio
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -18,17 +18,20 @@ from protocol.errors import IdentityForked, InvalidField, OwnLogUnreadable, Writ
 from protocol.hlc import pack
 
 from ..errors import StorageFailed
-from ..views import author, rfc3339
-from .app import ApiError, error_response
+from ..views import author, comment_json, timeline_json
+from .auth import Principal
+from .errors import ApiError, error_response
 from .models import (
     CategoryName,
     CommentCreate,
     CommentOut,
+    ExerciseList,
     Incident,
     IncidentCreate,
     IncidentList,
     IncidentPatch,
     StatusName,
+    Timeline,
 )
 from .models import Location as LocationIn
 
@@ -72,10 +75,16 @@ def _write_errors() -> Iterator[None]:
         raise ApiError(507, "storage_failed", f"nothing was written: {exc}") from None
 
 
-def _write(node: Any, body: Callable[[], Body], exercise: str | None) -> Entry:
-    """Build the body (its constructor validates it) and write it."""
+def operator_of(request: Request) -> str | None:
+    """The display name of the operator making this request (None for a tool)."""
+    principal: Principal = request.state.principal
+    return principal.display_name
+
+
+def _write(request: Request, body: Callable[[], Body], exercise: str | None) -> Entry:
+    """Build the body (its constructor validates it) and write it, naming the operator."""
     with _write_errors():
-        return node.write(body(), exercise)  # type: ignore[no-any-return]
+        return _node(request).write(body(), exercise, operator_of(request))  # type: ignore[no-any-return]
 
 
 def _state(node: Any, incident: bytes) -> Any:
@@ -100,7 +109,7 @@ async def create_incident(payload: IncidentCreate, request: Request) -> dict[str
         )
         return Open(registers, tuple(payload.tags))
 
-    entry = _write(node, body, payload.exercise)
+    entry = _write(request, body, payload.exercise)
     return node.incident_view(entry.id)  # type: ignore[no-any-return]
 
 
@@ -134,6 +143,7 @@ async def list_incidents(
     updated_since: str | None = Query(None, description="RFC 3339; only incidents updated at or after it"),
     limit: int = Query(50, ge=1, le=limits.api_page_items_max),
     cursor: str | None = None,
+    view: Literal["full", "summary"] = Query("full", description="'summary': comment counts instead of comments"),
 ) -> dict[str, Any]:
     flag: bool | str | None = {"true": True, "false": False}.get(exercise or "", exercise)
     rows = _node(request).store.incidents(
@@ -145,7 +155,7 @@ async def list_incidents(
         updated_since_hlc=_since(updated_since),
     )
     page = rows[:limit]
-    views = [_node(request).incident_view(incident) for _, incident in page]
+    views = [_node(request).incident_view(incident, comments=view == "full") for _, incident in page]
     cursor_out = f"{page[-1][0]}-{page[-1][1].hex()}" if len(rows) > limit else None
     return {"incidents": [v for v in views if v is not None], "next_cursor": cursor_out}
 
@@ -156,6 +166,34 @@ async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
     if view is None:
         raise ApiError(404, "not_found", f"no incident {incident_id}")
     return view  # type: ignore[no-any-return]
+
+
+@router.get("/v1/incidents/{incident_id}/entries", response_model=Timeline)
+async def incident_entries(incident_id: str, request: Request) -> dict[str, Any]:
+    """Every entry about the incident, oldest first (at most api_timeline_entries_max):
+    who wrote it (OC and operator), when, what it changed, and which other members hold
+    it as far as this node knows (their heads at our last sync with them, and gossip)."""
+    node = _node(request)
+    incident = _hex_id(incident_id)
+    state = _state(node, incident)
+    links = node.member_links()
+    entries = [
+        decode(envelope, node.roster, verify=False)
+        for envelope in node.store.incident_entries(incident, limits.api_timeline_entries_max)
+    ]
+    return {
+        "entries": [
+            timeline_json(e, node.roster, links, node.forwarded_by(e.id))
+            for e in entries
+            if e.exercise == state.opening.exercise  # the fold ignores the others (protocol/incident.py)
+        ]
+    }
+
+
+@router.get("/v1/exercises", response_model=ExerciseList)
+async def exercises(request: Request) -> dict[str, Any]:
+    """The exercises this node holds incidents of, by name."""
+    return {"exercises": [{"name": n, "incidents": c} for n, c in _node(request).store.exercises()]}
 
 
 @router.patch("/v1/incidents/{incident_id}", response_model=Incident)
@@ -182,7 +220,7 @@ async def patch_incident(
     adds = tuple(sorted(wanted - set(live)))
     removes = tuple((tag, tuple(ids)) for tag, ids in live.items() if tag not in wanted)
     if registers.items() or adds or removes:
-        entry = _write(node, lambda: Update(incident, registers, adds, removes), state.opening.exercise)
+        entry = _write(request, lambda: Update(incident, registers, adds, removes), state.opening.exercise)
         response.headers["X-Entry-Id"] = entry.id.hex()
     return node.incident_view(incident)  # type: ignore[no-any-return]
 
@@ -192,13 +230,8 @@ async def add_comment(incident_id: str, payload: CommentCreate, request: Request
     node = _node(request)
     incident = _hex_id(incident_id)
     state = _state(node, incident)
-    entry = _write(node, lambda: Comment(incident, payload.text), state.opening.exercise)
-    return {
-        "id": entry.id.hex(),
-        "text": payload.text,
-        "author": author(node.roster, entry.author),
-        "created_at": rfc3339(entry.hlc >> 16),
-    }
+    entry = _write(request, lambda: Comment(incident, payload.text), state.opening.exercise)
+    return comment_json(entry, node.roster)
 
 
 def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any]:
@@ -212,6 +245,7 @@ def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any]:
             "seq": entry.seq,
             "incident": entry.incident.hex(),
             "exercise": entry.exercise,
+            "operator": entry.operator,
         },
         "incident": view,
     }

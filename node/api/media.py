@@ -16,8 +16,8 @@ from protocol.entry import Entry
 from protocol.errors import BadChunk, InvalidField
 
 from ..views import media_json
-from .app import ApiError
-from .incidents import _hex_id, _state, _write_errors
+from .errors import ApiError
+from .incidents import _hex_id, _state, _write_errors, operator_of
 from .models import MediaOut
 
 router = APIRouter(tags=["media"])
@@ -76,7 +76,9 @@ async def upload(
     body = _Body(request)
     try:
         with _write_errors():
-            entry = await node.media.upload(incident, name, mime, body.chunks(), state.opening.exercise)
+            entry = await node.media.upload(
+                incident, name, mime, body.chunks(), state.opening.exercise, operator_of(request)
+            )
     except BadChunk as exc:
         await body.drain()
         raise ApiError(413, "too_large", str(exc)) from None
@@ -149,7 +151,12 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}, 206: {"description": "Part of the file"}},
 )
-async def download(media_id: str, request: Request, range: str | None = Header(None)) -> StreamingResponse:
+async def download(
+    media_id: str,
+    request: Request,
+    range: str | None = Header(None),
+    inline: bool = Query(False, description="Served to show in the page (img, video, audio), not to save"),
+) -> StreamingResponse:
     """The file, once complete on this node (409 before: see /status), with Range support."""
     node = request.app.state.node
     manifest = _manifest(request, media_id)
@@ -164,13 +171,21 @@ async def download(media_id: str, request: Request, range: str | None = Header(N
         "ETag": f'"{media.sha256.hex()}"',
         "Accept-Ranges": "bytes",
         "Content-Length": str(end - start + 1),
-        "Content-Disposition": f"attachment; filename*=UTF-8''{_quote(media.name)}",
+        "Content-Disposition": f"{'inline' if inline and _showable(media.mime) else 'attachment'}; "
+        f"filename*=UTF-8''{_quote(media.name)}",
+        # Media come from every member: a file never runs as a page of this origin.
+        "Content-Security-Policy": "default-src 'none'; sandbox",
     }
     if wanted:
         headers["Content-Range"] = f"bytes {start}-{end}/{media.size}"
     return StreamingResponse(
         _read(node, media, start, end), status_code=206 if wanted else 200, media_type=media.mime, headers=headers
     )
+
+
+def _showable(mime: str) -> bool:
+    """Types the console shows inline; SVG is left out (an image that may carry script)."""
+    return mime.startswith(("image/", "video/", "audio/")) and mime != "image/svg+xml"
 
 
 def _quote(name: str) -> str:

@@ -102,6 +102,7 @@ class CommentOut(BaseModel):
     id: str
     text: str
     author: Author
+    operator: str | None = Field(description="Display name of the operator who wrote it (null: a tool)")
     created_at: str
 
 
@@ -114,6 +115,7 @@ class MediaOut(BaseModel):
     chunk_size: int
     chunks: int
     posted_at: str
+    operator: str | None
 
 
 class Incident(BaseModel):
@@ -129,13 +131,54 @@ class Incident(BaseModel):
     created_at: str
     updated_at: str
     author: Author
-    comments: list[CommentOut]
+    operator: str | None = Field(description="Display name of the operator who opened it (null: a tool)")
+    comments: list[CommentOut] | None = Field(description="null in view=summary")
+    comment_count: int
     media: list[MediaOut]
 
 
 class IncidentList(BaseModel):
     incidents: list[Incident]
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next (older) page")
+
+
+class Missing(BaseModel):
+    peer_id: str
+    name: str
+    country: str
+    connected: bool
+    last_seen: str | None
+
+
+class Delivery(BaseModel):
+    members: int = Field(description="Other members of the roster")
+    delivered: list[str] = Field(description="Peer ids of the members known to hold the entry")
+    missing: list[Missing] = Field(description="The members not known to hold it yet")
+
+
+class TimelineEntry(BaseModel):
+    id: str
+    kind: str
+    seq: int
+    author: Author
+    operator: str | None
+    at: str
+    exercise: str | None
+    changes: dict[str, Any] = Field(description="Fields set, tags added or removed, comment text, media item")
+    delivery: Delivery
+
+
+class Timeline(BaseModel):
+    entries: list[TimelineEntry]
+
+
+class Exercise(BaseModel):
+    name: str
+    incidents: int
+
+
+class ExerciseList(BaseModel):
+    exercises: list[Exercise]
 
 
 class ErrorBody(BaseModel):
@@ -183,6 +226,7 @@ class Peer(BaseModel):
     last_seen: str | None = Field(description="Last connect or disconnect, RFC 3339")
     behind: int | None = Field(description="Entries this peer lacks that we hold (as of our last sync with it)")
     ahead: int | None = Field(description="Entries this peer holds that we lack (as of our last sync with it)")
+    media_in_flight: int = Field(description="Media chunk requests and answers between us and it now")
 
 
 class PeerList(BaseModel):

@@ -24,6 +24,7 @@ from ..datadir import DataDir, DataDirError
 from ..store import Store
 from .common import DATA_DIR, default_data_dir, guarded
 from .media import media
+from .operator import operator
 from .sim import sim
 
 
@@ -34,6 +35,7 @@ def main() -> None:
 
 
 main.add_command(media)
+main.add_command(operator)
 main.add_command(sim)
 
 

@@ -284,6 +284,11 @@ class MediaService:
         self._served[manifest_id] = media
         return media
 
+    def in_flight(self, peer: str) -> int:
+        """Chunk requests to `peer` awaiting an answer, plus chunks we are serving it."""
+        asked = sum(1 for item in self.planner.items.values() for p, _ in item.in_flight.values() if p == peer)
+        return asked + self._serving.get(peer, 0)
+
     # --- fetching ---
 
     def _store_frame(self, media: Media, index: int, frame: bytes) -> bool:
