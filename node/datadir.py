@@ -6,6 +6,7 @@ DATA_DIR/roster.json    the federation's member cards (a JSON list)
 DATA_DIR/api-token      bearer token for the local HTTP API, mode 0600
 DATA_DIR/node.db        SQLite store (plus -wal and -shm)
 DATA_DIR/operators.db   console operator accounts and sessions, mode 0600 (node/operators.py)
+DATA_DIR/initial-operator-password  the first account's password (embedded defaults only), 0600
 DATA_DIR/chunks/        media chunks, content-addressed
 """
 
@@ -26,7 +27,7 @@ class DataDirError(Exception):
     """Something in the data directory is missing, unreadable or unsafe."""
 
 
-def _write_secret(path: Path, data: bytes) -> None:
+def write_secret(path: Path, data: bytes) -> None:
     """Create `path` with mode 0600 from the first byte on; never overwrite."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -59,6 +60,7 @@ class DataDir:
         self.token_path = path / "api-token"
         self.db_path = path / "node.db"
         self.operators_path = path / "operators.db"
+        self.initial_password_path = path / "initial-operator-password"
         self.chunks_path = path / "chunks"
 
     def init(self, config: Config, seed: bytes | None = None) -> Identity:
@@ -67,9 +69,9 @@ class DataDir:
             raise DataDirError(f"{self.identity_path} already exists: refusing to overwrite an identity")
         try:
             self.path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _write_secret(self.identity_path, seed or secrets.token_bytes(seed_bytes))
+            write_secret(self.identity_path, seed or secrets.token_bytes(seed_bytes))
             if not self.token_path.exists():
-                _write_secret(self.token_path, secrets.token_urlsafe(32).encode() + b"\n")
+                write_secret(self.token_path, secrets.token_urlsafe(32).encode() + b"\n")
             write_atomically(self.config_path, config.to_toml().encode())
         except OSError as exc:
             raise DataDirError(f"cannot create {self.path}: {exc}") from None

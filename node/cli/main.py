@@ -24,7 +24,7 @@ from ..datadir import DataDir, DataDirError
 from ..store import Store
 from .common import DATA_DIR, default_data_dir, guarded
 from .media import media
-from .operator import operator
+from .operator import first_operator, operator
 from .sim import sim
 
 
@@ -153,6 +153,7 @@ def run(data_dir: Path | None) -> None:
         click.echo(
             f"qroc: created {datadir.path} with a new identity (country EU; edit config.toml to set yours)", err=True
         )
+        first_operator(datadir)
     config = datadir.config()
     from ..node import Node  # imports libp2p (which sets up its own logging): only to run
 
@@ -181,6 +182,7 @@ async def _serve(node: Any) -> None:
         click.echo(
             f"qroc: node {node.config.name!r} up: peer id {node.peer_id}\n"
             f"  mesh {' '.join(node.listen_addrs)}\n"
+            f"  console {api}/ (accounts: qroc operator add {node.datadir.path} NAME)\n"
             f"  API  {api}/v1/health (bearer token in {node.datadir.token_path})\n"
             f"  stop with Ctrl-C or SIGTERM",
             err=True,

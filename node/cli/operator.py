@@ -6,6 +6,7 @@ WAL), and a removed operator's sessions end at once. Passwords are asked at the 
 line (which other users of the machine can read).
 """
 
+import secrets
 import sys
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from ..datadir import DataDir
+from ..datadir import DataDir, write_secret
 from ..operators import OperatorError, Operators, Role
 from .common import DATA_DIR, fail, guarded
 
@@ -38,6 +39,20 @@ def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def first_operator(datadir: DataDir) -> None:
+    """On embedded defaults, a first account, so that the console works at once: `admin`,
+    with a random password in a file only this user can read (never on the terminal or
+    in a log)."""
+    password = secrets.token_urlsafe(15)
+    write_secret(datadir.initial_password_path, (password + "\n").encode())
+    operators = Operators(datadir.operators_path)
+    try:
+        operators.add("admin", "Duty officer", Role.OPERATOR, password, int(time.time() * 1000))
+    finally:
+        operators.close()
+    click.echo(f"qroc: console account 'admin', password in {datadir.initial_password_path}", err=True)
 
 
 @click.group()
