@@ -31,6 +31,10 @@ class Config:
     media_auto_fetch_bytes_max: int = limits.media_bytes_max
     log_level: str = "info"
     log_format: str = "json"  # "json" (journald-friendly) or "text"
+    # HTTPS for the API and console (PEM files); needed when the console is reached from
+    # other machines of the OC's network. With it, session cookies are Secure.
+    tls_cert: str = ""
+    tls_key: str = ""
 
     def __post_init__(self) -> None:
         check = _Check(self)
@@ -54,6 +58,10 @@ class Config:
             raise ConfigError("config option 'media_auto_fetch_bytes_max' must be a whole number of bytes")
         check.choice("log_level", {"debug", "info", "warning", "error"})
         check.choice("log_format", {"json", "text"})
+        if not (isinstance(self.tls_cert, str) and isinstance(self.tls_key, str)) or bool(self.tls_cert) != bool(
+            self.tls_key
+        ):
+            raise ConfigError("config options 'tls_cert' and 'tls_key' are PEM file paths, both given or neither")
 
     def to_toml(self) -> str:
         return tomli_w.dumps({k: v for k, v in asdict(self).items() if not k.startswith("api_")})

@@ -203,3 +203,23 @@ async def test_delivery_receipts_name_the_members_that_hold_each_entry(tmp_path)
             with trio.fail_after(30):  # bounds a failing test only: receipts come within seconds
                 while await delivered() != {b.peer_id, c.peer_id}:
                     await trio.sleep(0.2)
+
+
+async def test_over_tls_the_session_cookie_is_secure(tmp_path):
+    cert, key = tmp_path / "node.pem", tmp_path / "node.key"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"),
+            *("-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (datadir,) = federation(tmp_path, 1, tls_cert=str(cert), tls_key=str(key))
+    add_operators(datadir)
+    async with running([datadir]) as (node,):
+        base = f"https://{node.config.api_host}:{node.config.api_port}"
+        async with httpx.AsyncClient(base_url=base, verify=False, timeout=10) as api:
+            response = await api.post("/v1/session", json={"name": "jana", "password": PASSWORD})
+            assert response.status_code == 200
+            assert "Secure" in response.headers["set-cookie"]
