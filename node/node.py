@@ -138,7 +138,12 @@ class Node:
     def incident_view(self, incident: bytes, comments: bool = True) -> dict[str, Any] | None:
         """The incident with its comments and media, or None if unknown or not opened."""
         state = self.replica.incidents.get(incident)
-        return incident_json(state, self.roster, comments) if state is not None and state.visible else None
+        if state is None or not state.visible:
+            return None
+        return incident_json(state, self.roster, self._media_held, comments)
+
+    def _media_held(self, manifest: Entry) -> bool:
+        return self.media is not None and self.media.complete(manifest)
 
     def member_links(self) -> list[MemberLink]:
         """Every other member with what we know of its copy (delivery receipts)."""

@@ -1,5 +1,6 @@
 """Incident state as local tools see it: JSON values, times in RFC 3339 UTC."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -23,7 +24,8 @@ def author(roster: Roster, public_key: bytes) -> dict[str, Any]:
     return {"name": member.name, "country": member.country, "peer_id": member.peer_id, "public_key": public_key.hex()}
 
 
-def media_json(entry: Entry) -> dict[str, Any]:
+def media_json(entry: Entry, complete: bool) -> dict[str, Any]:
+    """A media item; `complete`: this node holds all of it (it can be shown and downloaded)."""
     body = entry.body
     assert isinstance(body, Media)
     return {
@@ -36,6 +38,7 @@ def media_json(entry: Entry) -> dict[str, Any]:
         "chunks": len(body.chunks),
         "posted_at": rfc3339(wall_ms(entry.hlc)),
         "operator": entry.operator,
+        "complete": complete,
     }
 
 
@@ -63,15 +66,18 @@ def _summary_json(view: dict[str, Any], roster: Roster) -> dict[str, Any]:
     }
 
 
-def incident_json(state: IncidentState, roster: Roster, comments: bool = True) -> dict[str, Any]:
-    """The whole incident as the API serves it; without `comments`, their count only (the
-    board's view of thousands of incidents)."""
+def incident_json(
+    state: IncidentState, roster: Roster, held: Callable[[Entry], bool], comments: bool = True
+) -> dict[str, Any]:
+    """The whole incident as the API serves it; `held` says which media items this node
+    holds whole; without `comments`, their count only (the board's view of thousands of
+    incidents)."""
     view = state.view()
     return {
         **_summary_json(view, roster),
         "comments": [comment_json(c, roster) for c in view["comments"]] if comments else None,
         "comment_count": len(view["comments"]),
-        "media": [media_json(m) for m in view["media"]],
+        "media": [media_json(m, held(m)) for m in view["media"]],
     }
 
 

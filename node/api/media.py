@@ -85,7 +85,7 @@ async def upload(
     except ApiError:  # disk full, an empty file, ...: nothing was written
         await body.drain()
         raise
-    return media_json(entry)
+    return media_json(entry, complete=True)  # uploaded whole
 
 
 class _Body:
@@ -121,7 +121,7 @@ async def status(media_id: str, request: Request) -> dict[str, Any]:
     node.media.fetch(manifest, on_demand=True)
     held = node.media.chunks.count(media.chunks)
     return {
-        **{k: v for k, v in media_json(manifest).items() if k in ("id", "name", "mime", "size", "sha256")},
+        **{k: v for k, v in media_json(manifest, False).items() if k in ("id", "name", "mime", "size", "sha256")},
         "chunks_total": len(media.chunks),
         "chunks_held": held,
         "complete": held == len(media.chunks),

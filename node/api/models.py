@@ -116,6 +116,7 @@ class MediaOut(BaseModel):
     chunks: int
     posted_at: str
     operator: str | None
+    complete: bool = Field(description="This node holds the whole file: it can be downloaded and shown")
 
 
 class Incident(BaseModel):

@@ -5,6 +5,7 @@ import {
   CATEGORIES, CATEGORY_LABEL, SEVERITIES, SEVERITY_RANK, STATUSES, STATUS_LABEL,
   exerciseBadge, field, h, oc, select, severityBadge, timeEl,
 } from './dom.js';
+import {get} from './api.js';
 import {canWrite, completeMedia, href, incidents, isUnread, markAllSeen, on} from './state.js';
 
 const OVERSCAN = 12;      // rows rendered above and below the viewport, for smooth scrolling
@@ -117,24 +118,27 @@ export function mount(main) {
   function rowFor(inc) {
     const cached = rows.get(inc.id);
     if (cached && cached.inc === inc) return cached.tr;
-    const tr = buildRow(inc, thumbFailed);
+    const tr = buildRow(inc, thumbPending);
     if (flash.delete(inc.id)) tr.classList.add('flash');
     rows.set(inc.id, {inc, tr});
     return tr;
   }
 
-  // The node answers 409 until it holds the whole image: drop the broken <img>, rebuild
-  // the row a little later (only while the row is still on screen).
-  function thumbFailed(inc, img) {
-    img.remove();
+  // An image still arriving: ask the node a little later whether it holds it now, and
+  // rebuild the row with its thumbnail when it does (only while the row is on screen).
+  function thumbPending(inc, mediaId) {
     if (retries.has(inc.id)) return;
-    retries.set(inc.id, setTimeout(() => {
-      retries.delete(inc.id);
+    retries.set(inc.id, setTimeout(async () => {
       const cached = rows.get(inc.id);
-      if (cached && tbody.contains(cached.tr)) {
-        rows.delete(inc.id);
-        schedule();
+      if (!cached || !tbody.contains(cached.tr)) return retries.delete(inc.id);
+      try {
+        if ((await get(`/v1/media/${mediaId}/status`)).complete) completeMedia.add(mediaId);
+      } catch {
+        // the node's banner reports a lost connection; try again at the next round
       }
+      retries.delete(inc.id);
+      rows.delete(inc.id);
+      schedule();
     }, THUMB_RETRY_MS));
   }
 
@@ -220,13 +224,13 @@ function haystack(inc) {
   return text;
 }
 
-function buildRow(inc, onThumbError) {
+function buildRow(inc, onThumbPending) {
   const classes = ['row', `sev-${inc.severity}`, `status-${inc.status}`];
   if (isUnread(inc)) classes.push('unread');
   if (inc.exercise) classes.push('exercise');
   // A flex wrapper inside the cell: a flex <td> would stop being a table cell.
   const title = h('td', {class: 'title'}, h('div', {class: 'title-wrap'},
-    thumb(inc, onThumbError),
+    thumb(inc, onThumbPending),
     h('span', {class: 'title-text', text: inc.title}),
     inc.exercise ? exerciseBadge(inc.exercise) : null,
     isUnread(inc) ? h('span', {class: 'unread-dot', title: 'Changed since you last opened it', text: '●'}) : null,
@@ -241,12 +245,15 @@ function buildRow(inc, onThumbError) {
   h('td', {class: 'updated'}, timeEl(inc.updated_at, 'updated ')));
 }
 
-// The thumbnail of the incident's first image; an image known complete here comes first.
-function thumb(inc, onError) {
-  const images = (inc.media || []).filter((m) => m.mime && m.mime.startsWith('image/'));
-  const media = images.find((m) => completeMedia.has(m.id)) || images[0];
-  if (!media) return null;
-  const img = h('img', {class: 'thumb', alt: '', src: `/v1/media/${media.id}?inline=1`, decoding: 'async'});
-  img.addEventListener('error', () => onError(inc, img));
-  return img;
+// The thumbnail of the incident's first image this node holds whole; while its images are
+// still arriving, `onPending` watches the first of them (asking for an image the node does
+// not hold yet would be answered 409).
+function thumb(inc, onPending) {
+  const images = (inc.media || []).filter((m) => m.mime && m.mime.startsWith('image/') && m.mime !== 'image/svg+xml');
+  const media = images.find((m) => m.complete || completeMedia.has(m.id));
+  if (!media) {
+    if (images.length) onPending(inc, images[0].id);
+    return null;
+  }
+  return h('img', {class: 'thumb', alt: '', src: `/v1/media/${media.id}?inline=1`, decoding: 'async'});
 }
