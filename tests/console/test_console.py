@@ -165,3 +165,35 @@ def test_with_the_link_between_a_and_c_cut_a_names_c_in_the_banner_and_receipts_
     while cluster.api(A).get(f"/v1/incidents/{incident_id}/entries").json()["entries"][0]["delivery"]["missing"]:
         assert time.monotonic() < deadline, "A never learnt that C got the entry"
         time.sleep(0.2)
+
+
+def test_a_voice_message_recorded_and_a_file_dropped_on_the_incident_are_shared_as_media(console, cluster):
+    a = console(A, "A voice and drop")
+    a.login(JANA)
+    created = a.session_api(
+        "POST", "/v1/incidents", {"title": unique("Bomb threat call"), "category": "terrorism", "severity": "high"}
+    )
+    assert created.status == 201, created.text()
+    incident_id = created.json()["id"]
+    a.route(f"#/incident/{incident_id}")
+    record = a.page.get_by_role("button", name="Record audio")
+    record.click()  # Chromium's fake microphone (a beep), allowed without a prompt
+    expect(a.page.get_by_role("button", name="Stop recording")).to_be_visible()
+    a.page.wait_for_timeout(1500)
+    a.page.get_by_role("button", name="Stop recording").click()
+    expect(a.page.locator("#gallery figure[data-media-id] audio")).to_have_count(1, timeout=20_000)
+
+    drop = a.page.evaluate_handle(
+        """() => {
+            const data = new DataTransfer();
+            data.items.add(new File(['plate 4A2 3456, dark Skoda Octavia'], 'plate.txt', {type: 'text/plain'}));
+            return data;
+        }"""
+    )
+    a.page.dispatch_event("#dropzone", "drop", {"dataTransfer": drop})
+    expect(a.page.locator("#gallery figure[data-media-id]")).to_have_count(2, timeout=20_000)
+    media = cluster.api(A).get(f"/v1/incidents/{incident_id}").json()["media"]
+    by_name = {m["name"]: m for m in media}
+    voice = next(m for name, m in by_name.items() if name.startswith("voice-") and name.endswith(".webm"))
+    assert voice["mime"] == "audio/webm" and voice["size"] > 1000 and voice["operator"] == JANA.display_name
+    assert by_name["plate.txt"]["size"] == len("plate 4A2 3456, dark Skoda Octavia")
