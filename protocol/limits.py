@@ -175,6 +175,8 @@ sync_requests_max = 64
 api_body_bytes_max = 64 * 1024
 # One page of incidents; a dashboard pages through more.
 api_page_items_max = 500
+# Responses smaller than this go uncompressed (gzip would save little and cost a header).
+api_gzip_bytes_min = 1024
 # An incident's timeline lists at most this many entries (the oldest): a page of them.
 api_timeline_entries_max = 2_000
 

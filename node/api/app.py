@@ -21,6 +21,7 @@ from hypercorn.config import Config as ServerConfig
 from hypercorn.trio import serve
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protocol import limits
@@ -136,6 +137,20 @@ class SecurityHeaders:
             await send(message)
 
         return await self.app(scope, receive, with_headers)
+
+
+class Compressed:
+    """ASGI middleware: gzip for JSON and the console's files when the client accepts it
+    (the board's 5,000 incidents are megabytes of JSON), never for media: their bytes are
+    served as stored, so Range requests and Content-Length mean what they say."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.plain = app
+        self.gzipped = GZipMiddleware(app, minimum_size=limits.api_gzip_bytes_min, compresslevel=6)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        media = scope["type"] == "http" and scope["path"].startswith("/v1/media/")
+        return await (self.plain if media else self.gzipped)(scope, receive, send)
 
 
 def create_app(node: Any, operators: Operators) -> FastAPI:
@@ -298,7 +313,7 @@ async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> N
 
     operators = Operators(node.datadir.operators_path)
     try:
-        app = SecurityHeaders(BodyLimit(create_app(node, operators), body_bytes_max))
+        app = SecurityHeaders(Compressed(BodyLimit(create_app(node, operators), body_bytes_max)))
         config = ServerConfig()
         config.bind = [f"{node.config.api_host}:{node.config.api_port}"]
         config.accesslog = None

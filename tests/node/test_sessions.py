@@ -223,3 +223,19 @@ async def test_over_tls_the_session_cookie_is_secure(tmp_path):
             response = await api.post("/v1/session", json={"name": "jana", "password": PASSWORD})
             assert response.status_code == 200
             assert "Secure" in response.headers["set-cookie"]
+
+
+async def test_lists_are_compressed_and_media_are_served_as_stored(node):
+    async with client(node) as api:
+        incident = (await api.post("/v1/incidents", json={**INCIDENT, "description": "crowd " * 500})).json()
+        listed = await api.get("/v1/incidents", headers={"Accept-Encoding": "gzip"})
+        assert listed.headers["content-encoding"] == "gzip" and listed.json()["incidents"][0]["id"] == incident["id"]
+        upload = await api.post(
+            f"/v1/incidents/{incident['id']}/media?name=log.txt",
+            content=b"a" * 10_000,
+            headers={"Content-Type": "text/plain"},
+        )
+        media = f"/v1/media/{upload.json()['id']}"
+        part = await api.get(media, headers={"Accept-Encoding": "gzip", "Range": "bytes=100-199"})
+        assert part.status_code == 206 and "content-encoding" not in part.headers
+        assert part.headers["content-length"] == "100" and part.content == b"a" * 100
