@@ -80,6 +80,19 @@ class Session:
     expires_ms: int
 
 
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    operator: Operator | None  # None: no such name (the decoy hash is checked all the same)
+    hashed: bytes
+
+    def check(self, password: str) -> Operator | None:
+        try:
+            nacl.pwhash.argon2id.verify(self.hashed, password.encode()[: limits.password_chars_max * 4])
+        except nacl.exceptions.InvalidkeyError:
+            return None
+        return self.operator
+
+
 def check_password(password: str) -> bytes:
     if len(password) < limits.password_chars_min:
         raise OperatorError(f"a password needs at least {limits.password_chars_min} characters")
@@ -141,17 +154,19 @@ class Operators:
         rows = self.db.execute("SELECT name, display_name, role FROM operators ORDER BY name").fetchall()
         return [Operator(n, d, Role(r)) for n, d, r in rows]
 
-    # --- logging in (the API; `verify` is slow on purpose: call it from a worker thread) ---
+    # --- logging in (the API) ---
 
     def verify(self, name: str, password: str) -> Operator | None:
         """The operator, if the password is theirs. Costs one Argon2id whatever the name."""
+        return self.candidate(name).check(password)
+
+    def candidate(self, name: str) -> "Candidate":
+        """Who logs in as `name`, to be checked by `Candidate.check` (slow on purpose: the
+        API calls it in a worker thread, away from this database connection)."""
         row = self.db.execute("SELECT display_name, role, hash FROM operators WHERE name = ?", (name,)).fetchone()
-        hashed = _DECOY if row is None else row[2]
-        try:
-            nacl.pwhash.argon2id.verify(hashed, password.encode()[: limits.password_chars_max * 4])
-        except nacl.exceptions.InvalidkeyError:
-            return None
-        return None if row is None else Operator(name, row[0], Role(row[1]))
+        if row is None:
+            return Candidate(None, _DECOY)
+        return Candidate(Operator(name, row[0], Role(row[1])), row[2])
 
     def open_session(self, operator: Operator, now_ms: int) -> tuple[str, Session]:
         """A new session: (the cookie's token, the session). Ends the oldest sessions of

@@ -166,7 +166,8 @@ async def login(payload: Login, request: Request, response: Response) -> dict[st
         message = f"too many failed logins; try again in {wait} s"
         raise ApiError(429, "rate_limited", message, {"Retry-After": str(wait)})
     async with auth.checks:
-        operator = await trio.to_thread.run_sync(auth.operators.verify, payload.name, payload.password)
+        candidate = auth.operators.candidate(payload.name)
+        operator = await trio.to_thread.run_sync(candidate.check, payload.password)
     if operator is None:
         auth.throttle.failed(keys, auth.now_ms())
         raise ApiError(401, "bad_credentials", "wrong operator name or password")
