@@ -347,7 +347,7 @@ class Node:
             await trio.sleep(limits.receipts_sync_ms / 1000)
             ours = self.replica.log.heads()
             for peer in sorted(self.connected):
-                if entries_beyond(self.peer_heads.get(peer, {}), ours):
+                if entries_beyond(ours, self.peer_heads.get(peer, {})):  # what it lacks
                     self.request_sync(peer)
 
     # --- connections ---

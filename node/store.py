@@ -289,12 +289,12 @@ class Store:
 
     def incident_entries(self, incident: bytes, limit: int) -> list[bytes]:
         """The envelopes of the chained entries about `incident` (its opening included),
-        in HLC order, at most `limit` (the oldest)."""
+        in HLC order, at most `limit` (the newest)."""
         rows = self.db.execute(
-            "SELECT envelope FROM entries WHERE incident = ? AND chained = 1 ORDER BY hlc, author LIMIT ?",
+            "SELECT envelope FROM entries WHERE incident = ? AND chained = 1 ORDER BY hlc DESC, author DESC LIMIT ?",
             (incident, limit),
         )
-        return [row[0] for row in rows]
+        return [row[0] for row in rows][::-1]
 
     def counts(self) -> dict[str, int]:
         entries = self.db.execute("SELECT count(*) FROM entries WHERE chained = 1").fetchone()[0]

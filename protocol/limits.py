@@ -209,6 +209,9 @@ login_window_ms = 60_000
 login_trackers_max = 4096
 # Argon2id checks at once (each takes 64 MiB for about 0.1 s, in a worker thread).
 login_checks_concurrent_max = 2
+# Logins waiting for a check beyond this are refused (429): a flood of guesses must not
+# queue without end in front of the officers' own logins.
+login_checks_waiting_max = 8
 # Live-event clients: each holds a connection and a task; an OC has a handful of tools.
 api_event_clients_max = 64
 # A client gets this long to finish sending a refused upload, so that it reads the refusal

@@ -149,8 +149,9 @@ class Compressed:
         self.gzipped = GZipMiddleware(app, minimum_size=limits.api_gzip_bytes_min, compresslevel=6)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        media = scope["type"] == "http" and scope["path"].startswith("/v1/media/")
-        return await (self.plain if media else self.gzipped)(scope, receive, send)
+        # Nor live events: a gzip stream is buffered, and the board would wait for it.
+        raw = scope["type"] == "http" and scope["path"].startswith(("/v1/media/", "/v1/events"))
+        return await (self.plain if raw else self.gzipped)(scope, receive, send)
 
 
 def create_app(node: Any, operators: Operators) -> FastAPI:

@@ -22,7 +22,7 @@ from typing import Any
 
 import trio
 from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from protocol import limits
 
@@ -82,6 +82,21 @@ class Authenticator:
         self.throttle = LoginThrottle()
         self.checks = trio.CapacityLimiter(limits.login_checks_concurrent_max)
 
+    def refuse_if_throttled(self, keys: list[str]) -> None:
+        wait = self.throttle.retry_after_s(keys, self.now_ms())
+        if wait is not None:
+            message = f"too many failed logins; try again in {wait} s"
+            raise ApiError(429, "rate_limited", message, {"Retry-After": str(wait)})
+
+    def still_valid(self, request: Request) -> bool:
+        """Whether the request's principal may still read: a tool always; an operator while
+        the session lasts (long-lived streams ask this again and again)."""
+        principal: Principal = request.state.principal
+        token = request.cookies.get(COOKIE)
+        return principal.operator is None or (
+            token is not None and self.operators.session(token, self.now_ms()) is not None
+        )
+
     def principal(self, request: Request) -> Principal:
         """The request's principal, or ApiError 401/403; also checks CSRF and the role."""
         header = request.headers.get("authorization")
@@ -92,9 +107,7 @@ class Authenticator:
             return Principal(None)
         session = self.session(request)
         if request.method not in SAFE_METHODS:
-            given_csrf = request.headers.get("x-csrf-token", "")
-            if not hmac.compare_digest(given_csrf.encode(), session.csrf.encode()):
-                raise ApiError(403, "csrf_failed", "this request lacks the session's X-CSRF-Token header")
+            check_csrf(request, session)
             if not session.operator.can_write:
                 raise ApiError(403, "forbidden", f"operator {session.operator.name!r} is a viewer: reading only")
         return Principal(session.operator)
@@ -109,13 +122,19 @@ class Authenticator:
         return session
 
 
+def check_csrf(request: Request, session: Session) -> None:
+    given = request.headers.get("x-csrf-token", "")
+    if not hmac.compare_digest(given.encode(), session.csrf.encode()):
+        raise ApiError(403, "csrf_failed", "this request lacks the session's X-CSRF-Token header")
+
+
 def authenticator(request: Request) -> Authenticator:
     return request.app.state.auth  # type: ignore[no-any-return]
 
 
 class Login(BaseModel):
-    name: str
-    password: str
+    name: str = Field(max_length=limits.operator_chars_max)
+    password: str = Field(max_length=limits.password_chars_max)
 
 
 class OperatorOut(BaseModel):
@@ -161,11 +180,11 @@ async def login(payload: Login, request: Request, response: Response) -> dict[st
     auth = authenticator(request)
     address = request.client.host if request.client else "unknown"
     keys = [f"name:{payload.name}", f"address:{address}"]
-    wait = auth.throttle.retry_after_s(keys, auth.now_ms())
-    if wait is not None:
-        message = f"too many failed logins; try again in {wait} s"
-        raise ApiError(429, "rate_limited", message, {"Retry-After": str(wait)})
+    auth.refuse_if_throttled(keys)
+    if auth.checks.statistics().tasks_waiting >= limits.login_checks_waiting_max:
+        raise ApiError(429, "rate_limited", "too many logins at once; try again in 1 s", {"Retry-After": "1"})
     async with auth.checks:
+        auth.refuse_if_throttled(keys)  # again: failures recorded while this one waited count
         candidate = auth.operators.candidate(payload.name)
         operator = await trio.to_thread.run_sync(candidate.check, payload.password)
     if operator is None:
@@ -189,7 +208,8 @@ async def login(payload: Login, request: Request, response: Response) -> dict[st
 async def logout(request: Request, response: Response) -> None:
     """Log out: the session ends on the node, the cookie is cleared. Needs the CSRF token."""
     auth = authenticator(request)
-    auth.principal(request)  # the CSRF check: another site must not log an operator out
+    if request.headers.get("authorization") is None:  # viewers too may log out, but not another site
+        check_csrf(request, auth.session(request))
     token = request.cookies.get(COOKIE)
     if token is not None:
         auth.operators.close_session(token)

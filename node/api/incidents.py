@@ -170,23 +170,25 @@ async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
 
 @router.get("/v1/incidents/{incident_id}/entries", response_model=Timeline)
 async def incident_entries(incident_id: str, request: Request) -> dict[str, Any]:
-    """Every entry about the incident, oldest first (at most api_timeline_entries_max):
+    """Every entry about the incident, oldest first (the newest api_timeline_entries_max):
     who wrote it (OC and operator), when, what it changed, and which other members hold
     it as far as this node knows (their heads at our last sync with them, and gossip)."""
     node = _node(request)
     incident = _hex_id(incident_id)
     state = _state(node, incident)
     links = node.member_links()
+    envelopes = node.store.incident_entries(incident, limits.api_timeline_entries_max + 1)
     entries = [
-        decode(envelope, node.roster, verify=False)
-        for envelope in node.store.incident_entries(incident, limits.api_timeline_entries_max)
+        decode(envelope, node.roster, verify=False) for envelope in envelopes[-limits.api_timeline_entries_max :]
     ]
     return {
         "entries": [
             timeline_json(e, node.roster, links, node.forwarded_by(e.id))
             for e in entries
-            if e.exercise == state.opening.exercise  # the fold ignores the others (protocol/incident.py)
-        ]
+            # what the fold takes in: the incident's own traffic (protocol/incident.py), no forks
+            if e.exercise == state.opening.exercise and node.replica.log.is_canonical(e)
+        ],
+        "truncated": len(envelopes) > limits.api_timeline_entries_max,
     }
 
 
@@ -269,9 +271,13 @@ async def events(
         raise ApiError(422, "invalid_field", "Last-Event-ID: not an event id")
     after = int(last_event_id) if last_event_id is not None else node.store.last_event()
 
+    auth = request.app.state.auth
+
     async def stream() -> Any:
         nonlocal after
         while True:
+            if not auth.still_valid(request):  # logged out, removed or expired: no more news
+                return
             batch = node.store.events_after(after, limits.api_event_batch_max)
             for n, envelope in batch:
                 yield event_of(node, n, envelope)

@@ -171,6 +171,7 @@ class TimelineEntry(BaseModel):
 
 class Timeline(BaseModel):
     entries: list[TimelineEntry]
+    truncated: bool = Field(description="Older entries than these exist (api_timeline_entries_max)")
 
 
 class Exercise(BaseModel):

@@ -189,7 +189,8 @@ async def test_every_response_carries_the_csp_and_the_console_files_are_all_that
 
 
 async def test_delivery_receipts_name_the_members_that_hold_each_entry(tmp_path):
-    async with running(federation(tmp_path, 3)) as (a, b, c):
+    # Periodic syncs far apart: the receipts must come from the receipts sync and gossip.
+    async with running(federation(tmp_path, 3, sync_interval_s=300)) as (a, b, c):
         await wait_until(lambda: len(a.connected) == 2 and a.writable)
         async with client(a) as api:
             incident = (await api.post("/v1/incidents", json=INCIDENT)).json()
@@ -239,3 +240,39 @@ async def test_lists_are_compressed_and_media_are_served_as_stored(node):
         part = await api.get(media, headers={"Accept-Encoding": "gzip", "Range": "bytes=100-199"})
         assert part.status_code == 206 and "content-encoding" not in part.headers
         assert part.headers["content-length"] == "100" and part.content == b"a" * 100
+
+
+async def test_guesses_sent_all_at_once_are_throttled_like_guesses_one_by_one(node):
+    async with browser(node) as api:
+
+        async def guess(results: list[int]) -> None:
+            response = await api.post("/v1/session", json={"name": "jana", "password": "wrong password"})
+            results.append(response.status_code)
+
+        results: list[int] = []
+        async with trio.open_nursery() as nursery:
+            for _ in range(30):
+                nursery.start_soon(guess, results)
+        checked = results.count(401)
+        assert checked <= limits.login_failures_max + limits.login_checks_concurrent_max
+        assert results.count(429) == 30 - checked
+
+
+async def test_a_viewer_logs_out_too(node):
+    async with browser(node) as api:
+        csrf = await log_in(api, "wall")
+        assert (await api.delete("/v1/session", headers={"X-CSRF-Token": csrf})).status_code == 204
+        assert (await api.get("/v1/session")).status_code == 401
+
+
+async def test_live_events_stop_when_the_session_ends(node):
+    async with browser(node) as api, client(node) as tool:
+        csrf = await log_in(api)
+        lines: list[str] = []
+        async with api.stream("GET", "/v1/events") as events:
+            await api.delete("/v1/session", headers={"X-CSRF-Token": csrf})
+            await tool.post("/v1/incidents", json=INCIDENT)  # wakes the stream, which ends
+            with trio.fail_after(10):
+                async for line in events.aiter_lines():
+                    lines.append(line)
+        assert not [line for line in lines if line.startswith("event: entry")]

@@ -212,11 +212,14 @@ export function createUploader(incidentId, onUploaded) {
       stream.getTracks().forEach((t) => t.stop());
       clearInterval(ticker);
       elapsed.textContent = '';
+      // What the browser recorded (Firefox and Chromium: WebM, Safari: MP4), without codecs.
+      const mime = (recorder.mimeType || 'audio/webm').split(';')[0].trim().toLowerCase();
+      const ext = {'audio/webm': 'webm', 'audio/ogg': 'ogg', 'audio/mp4': 'm4a', 'audio/mpeg': 'mp3'}[mime] || 'audio';
       recorder = null;
       record.textContent = 'Record audio';
       record.classList.remove('recording');
       const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-');
-      start(new File(chunks, `voice-${stamp}.webm`, {type: 'audio/webm'}));
+      start(new File(chunks, `voice-${stamp}.${ext}`, {type: mime}));
     });
     recorder.start(1000);
     record.textContent = 'Stop recording';
