@@ -168,12 +168,19 @@ class Operators:
             return Candidate(None, _DECOY)
         return Candidate(Operator(name, row[0], Role(row[1])), row[2])
 
-    def open_session(self, operator: Operator, now_ms: int) -> tuple[str, Session]:
-        """A new session: (the cookie's token, the session). Ends the oldest sessions of
-        the operator beyond `sessions_per_operator_max`, and every expired one."""
+    def open_session(self, candidate: "Candidate", now_ms: int) -> tuple[str, Session] | None:
+        """A new session for a checked candidate: (the cookie's token, the session), or None
+        if the account was removed or its password changed while the check ran. Ends the
+        oldest sessions of the operator beyond `sessions_per_operator_max`, and every
+        expired one."""
+        operator = candidate.operator
+        assert operator is not None, "a session is for an operator whose password was checked"
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         with self.db:
             self.db.execute("BEGIN")
+            row = self.db.execute("SELECT hash FROM operators WHERE name = ?", (operator.name,)).fetchone()
+            if row is None or row[0] != candidate.hashed:
+                return None
             self._expire(now_ms)
             self.db.execute(
                 "INSERT INTO sessions VALUES (?, ?, ?, ?, ?)", (_token_hash(token), operator.name, csrf, now_ms, now_ms)

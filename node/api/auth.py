@@ -191,7 +191,10 @@ async def login(payload: Login, request: Request, response: Response) -> dict[st
         auth.throttle.failed(keys, auth.now_ms())
         raise ApiError(401, "bad_credentials", "wrong operator name or password")
     auth.throttle.succeeded(payload.name)
-    token, session = auth.operators.open_session(operator, auth.now_ms())
+    opened = auth.operators.open_session(candidate, auth.now_ms())
+    if opened is None:  # removed, or a new password, while the check ran
+        raise ApiError(401, "bad_credentials", "wrong operator name or password")
+    token, session = opened
     response.set_cookie(
         COOKIE,
         token,

@@ -137,16 +137,25 @@ async def test_logout_ends_the_session_on_the_node(node):
 def test_sessions_end_when_idle_at_the_end_of_a_shift_and_with_a_new_password(tmp_path):
     operators = Operators(tmp_path / "operators.db")
     jana = operators.add("jana", "Jana Novák", Role.OPERATOR, PASSWORD, 0)
-    token, _ = operators.open_session(jana, 0)
+
+    def open_session() -> str:
+        candidate = operators.candidate("jana")
+        assert candidate.check(PASSWORD) == jana
+        opened = operators.open_session(candidate, 0)
+        assert opened is not None
+        return opened[0]
+
+    token = open_session()
     assert operators.session(token, limits.session_idle_ms_max - 1) is not None
     assert operators.session(token, 2 * limits.session_idle_ms_max - 2) is not None  # each request restarts it
     assert operators.session(token, 4 * limits.session_idle_ms_max) is None  # idle too long
-    busy, _ = operators.open_session(jana, 0)
+    busy = open_session()
     for now in range(0, limits.session_ms_max, limits.session_idle_ms_max // 2):
         assert operators.session(busy, now) is not None
     assert operators.session(busy, limits.session_ms_max) is None  # the shift is over
-    fresh, _ = operators.open_session(jana, 0)
+    fresh, late = open_session(), operators.candidate("jana")  # a login checking its password now
     operators.set_password("jana", "another long password")
+    assert operators.open_session(late, 2) is None  # checked against the password just replaced
     assert operators.session(fresh, 1) is None
     assert operators.verify("jana", PASSWORD) is None and operators.verify("jana", "another long password") == jana
     assert oct((tmp_path / "operators.db").stat().st_mode & 0o777) == "0o600"
