@@ -258,6 +258,7 @@ async def test_two_machines_writing_with_one_key_in_a_four_node_mesh_get_one_ver
         for node in nodes:
             assert node.process is not None and node.process.poll() is None, "a node went down"
             assert await answers(node)
+
         async def be_knows() -> bool:  # from the proof, by its next sync with a member
             refused = await write_refused(nodes[0])
             return refused is not None and refused["code"] == "identity_forked"
