@@ -156,11 +156,7 @@ class Operators:
 
     # --- logging in (the API) ---
 
-    def verify(self, name: str, password: str) -> Operator | None:
-        """The operator, if the password is theirs. Costs one Argon2id whatever the name."""
-        return self.candidate(name).check(password)
-
-    def candidate(self, name: str) -> "Candidate":
+    def candidate(self, name: str) -> Candidate:
         """Who logs in as `name`, to be checked by `Candidate.check` (slow on purpose: the
         API calls it in a worker thread, away from this database connection)."""
         row = self.db.execute("SELECT display_name, role, hash FROM operators WHERE name = ?", (name,)).fetchone()
@@ -168,7 +164,7 @@ class Operators:
             return Candidate(None, _DECOY)
         return Candidate(Operator(name, row[0], Role(row[1])), row[2])
 
-    def open_session(self, candidate: "Candidate", now_ms: int) -> tuple[str, Session] | None:
+    def open_session(self, candidate: Candidate, now_ms: int) -> tuple[str, Session] | None:
         """A new session for a checked candidate: (the cookie's token, the session), or None
         if the account was removed or its password changed while the check ran. Ends the
         oldest sessions of the operator beyond `sessions_per_operator_max`, and every

@@ -141,7 +141,7 @@ def changes_json(entry: Entry) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in body.registers.items():
         if isinstance(value, Location):
-            out[name] = {"lat": value.lat_e7 / 1e7, "lon": value.lon_e7 / 1e7, "place": value.place}
+            out[name] = value.degrees()
         else:
             out[name] = value.name.lower() if isinstance(value, IntEnum) else value
     added = body.tags if isinstance(body, Open) else body.tags_add

@@ -113,6 +113,10 @@ class Location:
     def to_cbor(self) -> list[Any]:
         return [self.lat_e7, self.lon_e7, self.place]
 
+    def degrees(self) -> dict[str, Any]:
+        """As local tools read a location: latitude and longitude in degrees, and the place."""
+        return {"lat": self.lat_e7 / 1e7, "lon": self.lon_e7 / 1e7, "place": self.place}
+
     @classmethod
     def from_cbor(cls, value: Any) -> "Location":
         if type(value) is not list or len(value) != 3:

@@ -133,9 +133,7 @@ class IncidentState:
             "category": values["category"].name.lower(),
             "severity": values["severity"].name.lower(),
             "status": values["status"].name.lower(),
-            "location": None
-            if location is None
-            else {"lat": location.lat_e7 / 1e7, "lon": location.lon_e7 / 1e7, "place": location.place},
+            "location": None if location is None else location.degrees(),
             "tags": list(partial.tags()),
             "exercise": self.opening.exercise,
             "author": self.opening.author,

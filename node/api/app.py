@@ -25,12 +25,11 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from protocol import limits
-from protocol.roster import Member
 from protocol.sync import entries_beyond
 
 from .. import __version__
 from ..operators import Operators
-from ..views import author, rfc3339
+from ..views import MemberLink, author, rfc3339
 from .auth import Authenticator
 from .errors import ApiError, error_response
 from .models import Error, Health, NodeInfo, Peer, PeerList, SyncPeer, SyncStatus
@@ -233,37 +232,33 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
             "pending_entries": node.replica.log.pending_count(),
         }
 
-    def others() -> Iterator[tuple[Member, tuple[dict[str, int], dict[str, int]] | None]]:
+    def others() -> Iterator[tuple[MemberLink, tuple[dict[str, int], dict[str, int]] | None]]:
         """Each other member, with (what we lack, what it lacks) as of our last sync with it."""
         ours = node.replica.log.heads()
-        for member in node.roster:
-            if member.peer_id == node.peer_id:
-                continue
-            theirs = node.peer_heads.get(member.peer_id)
-            if theirs is None:
-                yield member, None
+        for link in node.member_links():
+            if link.heads is None:
+                yield link, None
             else:
                 hexed = [
                     {a.hex(): n for a, n in d.items()}
-                    for d in (entries_beyond(theirs, ours), entries_beyond(ours, theirs))
+                    for d in (entries_beyond(link.heads, ours), entries_beyond(ours, link.heads))
                 ]
-                yield member, (hexed[0], hexed[1])
+                yield link, (hexed[0], hexed[1])
 
     @app.get("/v1/peers", response_model=PeerList, dependencies=guard, tags=["mesh"])
     async def peers() -> dict[str, Any]:
-        seen = node.store.peers_seen()
         out = [
             Peer(
-                name=member.name,
-                country=member.country,
-                peer_id=member.peer_id,
-                connected=member.peer_id in node.connected,
-                last_seen=rfc3339(seen[member.peer_id]) if member.peer_id in seen else None,
+                name=link.member.name,
+                country=link.member.country,
+                peer_id=link.member.peer_id,
+                connected=link.connected,
+                last_seen=None if link.last_seen_ms is None else rfc3339(link.last_seen_ms),
                 behind=None if diff is None else sum(diff[1].values()),
                 ahead=None if diff is None else sum(diff[0].values()),
-                media_in_flight=0 if node.media is None else node.media.in_flight(member.peer_id),
+                media_in_flight=0 if node.media is None else node.media.in_flight(link.member.peer_id),
             )
-            for member, diff in others()
+            for link, diff in others()
         ]
         return {"peers": out}
 
@@ -284,13 +279,13 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
             )
         peers_out = [
             SyncPeer(
-                peer_id=member.peer_id,
-                name=member.name,
-                connected=member.peer_id in node.connected,
+                peer_id=link.member.peer_id,
+                name=link.member.name,
+                connected=link.connected,
                 we_lack=None if diff is None else diff[0],
                 they_lack=None if diff is None else diff[1],
             )
-            for member, diff in others()
+            for link, diff in others()
         ]
         return {"heads": heads, "pending_entries": node.replica.log.pending_count(), "peers": peers_out}
 

@@ -47,11 +47,8 @@ def first_operator(datadir: DataDir) -> None:
     in a log)."""
     password = secrets.token_urlsafe(15)
     write_secret(datadir.initial_password_path, (password + "\n").encode())
-    operators = Operators(datadir.operators_path)
-    try:
+    with _accounts(datadir.path) as operators:
         operators.add("admin", "Duty officer", Role.OPERATOR, password, int(time.time() * 1000))
-    finally:
-        operators.close()
     click.echo(f"qroc: console account 'admin', password in {datadir.initial_password_path}", err=True)
 
 

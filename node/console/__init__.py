@@ -42,7 +42,19 @@ def _load(name: str) -> tuple[bytes, str, str]:
     kind = _TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
     if kind.startswith("text/") or kind.endswith("json"):
         kind += "; charset=utf-8"
-    return data, kind, '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    return data, kind, _etag(data)
+
+
+def _etag(data: bytes) -> str:
+    return '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+
+
+@cache
+def _europe() -> tuple[bytes, str, str]:
+    from .geo import europe_outlines  # reads and cuts the vendored outlines: only when asked
+
+    data = europe_outlines()
+    return data, "application/json", _etag(data)
 
 
 def _send(request: Request, data: bytes, kind: str, etag: str) -> Response:
@@ -63,10 +75,7 @@ async def index(request: Request) -> Response:
 
 @router.get("/console/europe.json")
 async def europe(request: Request) -> Response:
-    from .geo import europe_outlines
-
-    data = europe_outlines()
-    return _send(request, data, "application/json", '"' + hashlib.sha256(data).hexdigest()[:32] + '"')
+    return _send(request, *_europe())
 
 
 @router.get("/console/{name}")

@@ -157,7 +157,8 @@ def test_sessions_end_when_idle_at_the_end_of_a_shift_and_with_a_new_password(tm
     operators.set_password("jana", "another long password")
     assert operators.open_session(late, 2) is None  # checked against the password just replaced
     assert operators.session(fresh, 1) is None
-    assert operators.verify("jana", PASSWORD) is None and operators.verify("jana", "another long password") == jana
+    assert operators.candidate("jana").check(PASSWORD) is None
+    assert operators.candidate("jana").check("another long password") == jana
     assert oct((tmp_path / "operators.db").stat().st_mode & 0o777) == "0o600"
 
 
