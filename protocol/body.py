@@ -9,6 +9,8 @@ share keys 1–7 (the incident's fields); comments and media manifests have keys
     comment:       0 incident  1 text
     media:         0 incident  1 file name  2 MIME type  3 size  4 chunk size
                    5 chunk hashes  6 SHA-256 of the file
+    ack:           0 incident  1 entry acknowledged  2 level (1 delivered, 2 noted)
+    profile:       0 questionnaire key  1 answers [[area, current, target, note]]
 
 Rules:
 - The constructors are the validators: a body that exists is valid, whether an API
@@ -34,6 +36,13 @@ class Kind(IntEnum):
     UPDATE = 2
     COMMENT = 3
     MEDIA = 4
+    ACK = 5
+    PROFILE = 6
+
+
+class AckLevel(IntEnum):
+    DELIVERED = 1  # written by an addressee's node when the entry is stored there
+    NOTED = 2  # a person at the OC has taken note of it
 
 
 class Category(IntEnum):
@@ -66,6 +75,9 @@ DESCRIPTION = TextRule("description", limits.text_chars_max, Shape.FREE, empty=T
 PLACE = TextRule("location place", limits.place_chars_max, empty=True)
 TAG = TextRule("tag", limits.tag_chars_max)
 COMMENT_TEXT = TextRule("text", limits.text_chars_max, Shape.FREE)
+QUESTIONNAIRE = TextRule("questionnaire", limits.questionnaire_chars_max)
+AREA = TextRule("area", limits.questionnaire_chars_max)
+NOTE = TextRule("note", limits.profile_note_chars_max, Shape.FREE, empty=True)
 FILE_NAME = TextRule("file name", limits.file_name_chars_max, Shape.FILE_NAME)
 # RFC 6838 restricted names, lower case (MIME types are case-insensitive: one spelling).
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
@@ -73,6 +85,8 @@ _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 OPEN_KEYS = {1: "title", 2: "category", 3: "severity", 4: "status", 5: "description", 6: "location", 7: "tags"}
 UPDATE_KEYS = {0: "incident", **OPEN_KEYS, 7: "tags added", 8: "tags removed"}
 COMMENT_KEYS = {0: "incident", 1: "text"}
+ACK_KEYS = {0: "incident", 1: "entry", 2: "level"}
+PROFILE_KEYS = {0: "questionnaire", 1: "answers"}
 MEDIA_KEYS = {
     0: "incident",
     1: "file name",
@@ -349,10 +363,94 @@ class Media:
         )
 
 
-Body = Open | Update | Comment | Media
-BODY_TYPES: dict[Kind, type[Open] | type[Update] | type[Comment] | type[Media]] = {
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """ "The author's OC has this entry" (delivered) or "has taken note of it" (noted).
+    The incident is the acknowledged entry's, so an ack folds beside what it answers."""
+
+    incident: bytes
+    entry: bytes
+    level: AckLevel
+    kind = Kind.ACK
+
+    def __post_init__(self) -> None:
+        as_bytes32(self.incident, "incident")
+        as_bytes32(self.entry, "entry")
+        if not isinstance(self.level, AckLevel):
+            raise InvalidField("level must be 1 (delivered) or 2 (noted)")
+
+    def to_cbor(self) -> dict[int, Any]:
+        return {0: self.incident, 1: self.entry, 2: self.level}
+
+    @classmethod
+    def from_cbor(cls, value: Any) -> "Ack":
+        fields = Fields(value, "ack body", ACK_KEYS)
+        return cls(fields.bytes32(0), fields.bytes32(1), fields.enum(2, AckLevel))  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One capability area of a self-assessment: maturity today, maturity wanted, a note.
+    The questionnaire (assessment/) gives the areas and the scale; the wire bounds them."""
+
+    area: str
+    current: int
+    target: int
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        AREA.check(self.area)
+        for name in ("current", "target"):
+            level = getattr(self, name)
+            if type(level) is not int or not 0 <= level <= limits.profile_level_max:
+                raise InvalidField(f"area {self.area!r}: {name} must be a level from 0 to {limits.profile_level_max}")
+        NOTE.check(self.note)
+
+    def to_cbor(self) -> list[Any]:
+        return [self.area, self.current, self.target, self.note]
+
+    @classmethod
+    def from_cbor(cls, value: Any) -> "Answer":
+        if type(value) is not list or len(value) != 4:
+            raise InvalidField("an answer is [area, current, target, note]")
+        return cls(*value)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """An OC's self-assessment against one questionnaire. It concerns no incident: the
+    latest profile of each author is its current one, and its log keeps every earlier save."""
+
+    questionnaire: str
+    answers: tuple[Answer, ...]
+    kind = Kind.PROFILE
+
+    def __post_init__(self) -> None:
+        QUESTIONNAIRE.check(self.questionnaire)
+        object.__setattr__(self, "answers", tuple(sorted(self.answers, key=lambda a: a.area)))
+        if not 0 < len(self.answers) <= limits.profile_areas_max:
+            raise InvalidField(f"a profile answers 1 to {limits.profile_areas_max} areas")
+        if any(a.area == b.area for a, b in pairwise(self.answers)):
+            raise InvalidField("a profile answers an area twice")
+
+    def to_cbor(self) -> dict[int, Any]:
+        return {0: self.questionnaire, 1: [a.to_cbor() for a in self.answers]}
+
+    @classmethod
+    def from_cbor(cls, value: Any) -> "Profile":
+        fields = Fields(value, "profile body", PROFILE_KEYS)
+        answers = as_array(fields.raw(1), "answers", Answer.from_cbor, limits.profile_areas_max)
+        if any(a.area >= b.area for a, b in pairwise(answers)):
+            raise InvalidField("answers must be sorted by area and free of duplicates")
+        return cls(fields.raw(0), answers)
+
+
+Body = Open | Update | Comment | Media | Ack | Profile
+BODY_TYPES: dict[Kind, type[Body]] = {
     Kind.OPEN: Open,
     Kind.UPDATE: Update,
     Kind.COMMENT: Comment,
     Kind.MEDIA: Media,
+    Kind.ACK: Ack,
+    Kind.PROFILE: Profile,
 }

@@ -4,7 +4,7 @@ Wire form (SPEC.md §3):
 
     envelope = [content: bstr, signature: bstr(64)]          ; CBOR array of 2
     content  = {0: version, 1: author, 2: seq, 3: prev, 4: hlc, 5: kind, 6: body, ?7: exercise,
-                ?8: operator}
+                ?8: operator, ?9: to}
     signature = Ed25519(author, ENTRY_DOMAIN || content)
     id        = BLAKE2b-256(envelope)
 
@@ -16,6 +16,11 @@ Rules:
 - `operator` names the person at the author's OC who wrote the entry (a console login's
   display name): the audit trail says who, not only which OC. It is the author's claim,
   signed with the OC's key; entries without it (tools, older nodes) stay valid.
+- `to` addresses an entry to some members (an exercise inject to its target OCs): the
+  sorted public keys of its addressees. Every member stores and relays it, as any entry;
+  only the addressees and the author fold it into what they show (Replica), and each
+  addressee's node answers it with a delivery receipt. It is not secrecy (issue 14's
+  restricted incidents are): a non-addressee's store holds it in the clear.
 - What we sign, every member accepts: `create` decodes the content it built with the same
   reader `decode` uses, and refuses to sign if that fails or reads back anything else.
 """
@@ -28,7 +33,7 @@ from .body import BODY_TYPES, Body, Kind
 from .errors import InvalidField, Malformed, UnknownAuthor, UnsupportedVersion
 from .identity import Identity, hash32, signature_bytes
 from .roster import Roster
-from .schema import Fields
+from .schema import Fields, as_bytes32
 from .text import TextRule
 
 FORMAT_VERSION = 1
@@ -37,7 +42,7 @@ EXERCISE = TextRule("exercise", limits.exercise_chars_max)
 OPERATOR = TextRule("operator", limits.operator_chars_max)
 CONTENT_KEYS = {
     **{0: "version", 1: "author", 2: "seq", 3: "prev", 4: "hlc", 5: "kind", 6: "body"},
-    **{7: "exercise", 8: "operator"},
+    **{7: "exercise", 8: "operator", 9: "to"},
 }
 _NULLABLE = frozenset({3})  # prev is null at seq 1: the one null of the format
 
@@ -53,6 +58,7 @@ class Content:
     body: Body
     exercise: str | None
     operator: str | None
+    to: tuple[bytes, ...]  # addressees' public keys, sorted; empty: every member
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,13 +72,19 @@ class Entry(Content):
 
     @property
     def incident(self) -> bytes:
-        """The incident this entry concerns (an opening entry concerns itself)."""
-        return self.id if self.body.kind is Kind.OPEN else self.body.incident  # type: ignore[union-attr]
+        """The incident this entry concerns. An opening concerns itself; so does a profile,
+        which is about no incident (it is indexed like one and opens nothing)."""
+        return self.id if self.body.kind in (Kind.OPEN, Kind.PROFILE) else self.body.incident  # type: ignore[union-attr]
 
     @property
     def order_key(self) -> tuple[int, bytes, bytes]:
         """Total order for last-writer-wins and comment lists: (hlc, author, id)."""
         return (self.hlc, self.author, self.id)
+
+    def shown_to(self, member: bytes | None) -> bool:
+        """Whether `member`'s node folds and shows this entry: it is for everyone, or
+        addressed to `member`, or `member` wrote it."""
+        return not self.to or member == self.author or member in self.to
 
 
 def _encode_content(c: Content) -> bytes:
@@ -89,6 +101,8 @@ def _encode_content(c: Content) -> bytes:
         content[7] = c.exercise
     if c.operator is not None:
         content[8] = c.operator
+    if c.to:
+        content[9] = list(c.to)
     return cbor.encode(content)
 
 
@@ -118,7 +132,8 @@ def _read(fields: Fields) -> Content:
     body = BODY_TYPES[kind].from_cbor(fields.raw(6))
     exercise = fields.text(7, EXERCISE, required=False)
     operator = fields.text(8, OPERATOR, required=False)
-    return Content(author, seq, prev, hlc, body, exercise, operator)
+    to = fields.array(9, lambda v: as_bytes32(v, "addressee"), limits.addressees_max, sorted_unique=True)
+    return Content(author, seq, prev, hlc, body, exercise, operator, to)
 
 
 def create(
@@ -129,10 +144,11 @@ def create(
     body: Body,
     exercise: str | None = None,
     operator: str | None = None,
+    to: tuple[bytes, ...] = (),
 ) -> Entry:
     """Sign a new entry. The caller (the log owner) supplies seq, prev and a fresh HLC tick.
     Raises InvalidField, naming the field, for anything a decoder would refuse."""
-    wanted = Content(identity.public_key, seq, prev, hlc, body, exercise, operator)
+    wanted = Content(identity.public_key, seq, prev, hlc, body, exercise, operator, tuple(sorted(set(to))))
     try:
         content = _encode_content(wanted)
     except (TypeError, ValueError) as exc:  # e.g. a lone surrogate cannot be UTF-8
@@ -142,7 +158,7 @@ def create(
     signed = cbor.encode([content, identity.sign(ENTRY_DOMAIN, content)])
     if len(signed) > limits.entry_bytes_max:
         raise InvalidField(f"entry of {len(signed)} bytes exceeds {limits.entry_bytes_max}")
-    return Entry(identity.public_key, seq, prev, hlc, body, exercise, operator, hash32(signed), signed)
+    return Entry(*_fields_of(wanted), hash32(signed), signed)
 
 
 def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
@@ -169,4 +185,8 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
     if verify:
         member.verifier.verify(ENTRY_DOMAIN, content_bytes, signature)
     c = _read(fields)
-    return Entry(c.author, c.seq, c.prev, c.hlc, c.body, c.exercise, c.operator, hash32(data), bytes(data))
+    return Entry(*_fields_of(c), hash32(data), bytes(data))
+
+
+def _fields_of(c: Content) -> tuple[Any, ...]:
+    return (c.author, c.seq, c.prev, c.hlc, c.body, c.exercise, c.operator, c.to)

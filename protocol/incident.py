@@ -11,6 +11,9 @@ Rules:
 - Tags are an add-wins set: an add is identified by (tag, id of the adding entry); a
   removal names the adds it observed, so an add it did not see survives.
 - Comments and media are grow-only, listed in (hlc, author, id) order.
+- Acknowledgements are kept per acknowledged entry: for each (author, level) the first
+  one by (hlc, author, id), so an OC that notes an entry twice is counted once, at its
+  first note. They are answers, not edits: they leave `updated` alone.
 - An incident belongs to the exercise named by its opening entry (or to none: real
   traffic). Entries about it carrying another exercise marker are ignored, so exercise
   traffic can never alter a real incident and vice versa.
@@ -21,11 +24,22 @@ Rules:
 from dataclasses import dataclass, field
 from typing import Any
 
-from .body import Comment, Kind, Media, Open, Registers, Status, Update
+from .body import Ack, AckLevel, Comment, Kind, Media, Open, Registers, Status, Update
 from .entry import Entry
 from .hlc import wall_ms
 
 OrderKey = tuple[int, bytes, bytes]
+# Acknowledged entry id -> (acknowledging author, level) -> its first ack.
+Acks = dict[bytes, dict[tuple[bytes, AckLevel], Entry]]
+
+
+def _keep_first(acks: Acks, entry: Entry) -> None:
+    body = entry.body
+    assert isinstance(body, Ack)
+    held = acks.setdefault(body.entry, {})
+    key = (entry.author, body.level)
+    if key not in held or entry.order_key < held[key].order_key:
+        held[key] = entry
 
 
 @dataclass(slots=True)
@@ -37,6 +51,7 @@ class _Partial:
     tag_removes: set[tuple[str, bytes]] = field(default_factory=set)
     comments: dict[bytes, Entry] = field(default_factory=dict)
     media: dict[bytes, Entry] = field(default_factory=dict)
+    acks: Acks = field(default_factory=dict)
     updated_hlc: int = 0
 
     def set_register(self, name: str, key: OrderKey, value: Any) -> None:
@@ -46,6 +61,9 @@ class _Partial:
 
     def apply(self, entry: Entry) -> None:
         body = entry.body
+        if isinstance(body, Ack):
+            _keep_first(self.acks, entry)
+            return
         self.updated_hlc = max(self.updated_hlc, entry.hlc)
         if isinstance(body, (Open, Update)):
             registers: Registers = body.registers
@@ -70,6 +88,9 @@ class _Partial:
         self.tag_removes |= other.tag_removes
         self.comments.update(other.comments)
         self.media.update(other.media)
+        for held in other.acks.values():
+            for ack in held.values():
+                _keep_first(self.acks, ack)
         self.updated_hlc = max(self.updated_hlc, other.updated_hlc)
 
     def tags(self) -> dict[str, set[bytes]]:
@@ -114,6 +135,7 @@ class IncidentState:
             **self.summary(),
             "comments": sorted(partial.comments.values(), key=lambda e: e.order_key),
             "media": sorted(partial.media.values(), key=lambda e: e.order_key),
+            "acks": partial.acks,
         }
 
     @property

@@ -264,3 +264,34 @@ fetch_retry_ms = 1000
 chunk_request_timeout_ms = 60_000
 # A transfer frame: the chunk plus codec byte plus zstd's worst-case framing.
 chunk_frame_bytes_max = chunk_bytes_max + 1024
+
+# --- exercises and the self-assessment ---
+# An entry's addressees (content key 9, wire): at most every member of a federation.
+addressees_max = 64
+# An MSEL file: an hour of play is a few dozen injects; a day's exercise a few hundred.
+msel_bytes_max = 512 * 1024
+msel_injects_max = 500
+# What one inject says: its expected player actions, and the files it shares.
+msel_expected_max = 20
+msel_attachments_per_inject_max = 8
+# Attachments travel as media: all of one MSEL's together stay well below a disk's worth.
+msel_attachments_bytes_max = 200 * 1024 * 1024
+# An exercise is played in hours; a week bounds a paused one left running.
+msel_duration_s_max = 7 * 24 * 3600
+# Runs a node keeps (each with its MSEL and state): old ones are removed by hand.
+exercise_runs_max = 64
+# The conductor looks at its schedule this often: the release timing's granularity.
+conduct_tick_ms = 100
+# Addressed entries whose delivery receipt waits for the write gate (catching up at
+# start): beyond this the oldest wait for the next start-up scan.
+receipts_pending_max = 4096
+# Peer connection events kept for the after-action report's link failures.
+peer_events_max = 20_000
+# A self-assessment profile (wire): one answer per capability area, a note each.
+profile_areas_max = 64
+profile_note_chars_max = 2000
+questionnaire_chars_max = 64
+# A maturity level: questionnaires use 0-4; the wire leaves room for a finer scale.
+profile_level_max = 9
+# Profiles considered for the capability matrix history: every save of every member.
+profile_history_max = 1000

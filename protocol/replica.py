@@ -9,6 +9,10 @@ Rules:
   `Store.put` (which returns only once it is durable) and only then committed and folded.
   If the store fails, the transaction is rolled back and the clock restored: a failed
   write consumes no seq and changes no state, and the caller may simply try again.
+- What we show: an entry addressed to other members (`to`) is stored, relayed and logged
+  like any other, but folded only by its addressees and its author (Entry.shown_to).
+- Profiles (self-assessments) concern no incident: they are kept per author, and the one
+  with the greatest order key is the author's current profile.
 - Only ProtocolError subclasses escape for bad input; a store failure escapes as whatever
   the store raised, with nothing changed.
 """
@@ -17,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .body import Body
+from .body import Body, Kind
 from .entry import Entry, create
 from .errors import ClockSkew, ProtocolError, WriteRefused
 from .gate import WriteGate
@@ -74,6 +78,7 @@ class Replica:
         self.gate = gate
         self.log = Log(store.entry_at)
         self.incidents: dict[bytes, IncidentState] = {}
+        self.profiles: dict[bytes, list[Entry]] = {}  # author -> canonical profiles, as stored
         self._by_author: dict[bytes, list[Entry]] = {}  # chained entries, for refolds
 
     @property
@@ -94,13 +99,23 @@ class Replica:
                 if self.log.is_canonical(entry):
                     self._fold(entry)
 
-    def _fold(self, entry: Entry) -> bytes:
+    def _fold(self, entry: Entry) -> bytes | None:
+        """Fold a canonical entry; the incident it changed, if any."""
+        if not entry.shown_to(self.me):
+            return None
+        if entry.kind is Kind.PROFILE:
+            self.profiles.setdefault(entry.author, []).append(entry)
+            return None
         incident = entry.incident
         state = self.incidents.get(incident)
         if state is None:
             state = self.incidents[incident] = IncidentState(incident)
         state.apply(entry)
         return incident
+
+    def current_profiles(self) -> dict[bytes, Entry]:
+        """Each author's latest self-assessment (latest wins: by hlc, author, id)."""
+        return {author: max(held, key=lambda e: e.order_key) for author, held in self.profiles.items()}
 
     # --- local writes ---
 
@@ -118,7 +133,14 @@ class Replica:
         if self.gate is not None:
             self.gate.check(seq - 1, self.log.fork_seq(self.identity.public_key), self.hlc.value, now_ms)
 
-    def write(self, body: Body, now_ms: int, exercise: str | None = None, operator: str | None = None) -> Entry:
+    def write(
+        self,
+        body: Body,
+        now_ms: int,
+        exercise: str | None = None,
+        operator: str | None = None,
+        to: tuple[bytes, ...] = (),
+    ) -> Entry:
         """Sign and store a new entry of our own; durable when this returns. Raises
         WriteRefused (the gate), InvalidField (the body), or the store's error; in every
         case nothing changed."""
@@ -126,8 +148,9 @@ class Replica:
         self._check_gate(now_ms)
         seq, prev = self.log.next_seq(self.identity.public_key)
         before = self.hlc.value
+        to = to or self.addressees(body)
         try:
-            entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise, operator)
+            entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise, operator, to)
             applied, errors = self.receive_many([entry], now_ms)
         except BaseException:
             self.hlc.value = before
@@ -137,6 +160,15 @@ class Replica:
             raise errors[0]
         assert applied[0].status is Status.APPENDED, "our own entry must append"
         return entry
+
+    def addressees(self, body: Body) -> tuple[bytes, ...]:
+        """Whom an entry about an addressed incident goes to: the opening's addressees and
+        its author, so that answers reach whoever could see the question."""
+        incident = getattr(body, "incident", None)
+        state = None if incident is None else self.incidents.get(incident)
+        if state is None or state.opening is None or not state.opening.to:
+            return ()
+        return tuple(sorted({*state.opening.to, state.opening.author}))
 
     # --- what peers send ---
 
@@ -199,8 +231,8 @@ class Replica:
         applied = Applied(added.status, stored=added.appended + ([proof.first, proof.second] if proof else []))
         for entry in added.appended:
             self._by_author.setdefault(entry.author, []).append(entry)
-            if self.log.is_canonical(entry):
-                applied.incidents.add(self._fold(entry))
+            if self.log.is_canonical(entry) and (incident := self._fold(entry)) is not None:
+                applied.incidents.add(incident)
         if proof is not None:
             applied.fork = (proof.author, proof.seq)
             applied.incidents |= self._refold(proof.author, proof.seq)
@@ -208,12 +240,15 @@ class Replica:
 
     def _refold(self, author: bytes, fork_seq: int) -> set[bytes]:
         """A fork excludes the author's entries from `fork_seq` on: refold what they touched."""
-        touched = {e.incident for e in self._by_author.get(author, []) if e.seq >= fork_seq}
+        late = [e for e in self._by_author.get(author, []) if e.seq >= fork_seq and e.shown_to(self.me)]
+        touched = {e.incident for e in late if e.kind is not Kind.PROFILE}
+        if author in self.profiles:
+            self.profiles[author] = [e for e in self.profiles[author] if self.log.is_canonical(e)]
         for incident in touched:
             self.incidents[incident] = IncidentState(incident)
         for entries in self._by_author.values():
             for entry in entries:
-                if entry.incident in touched and self.log.is_canonical(entry):
+                if entry.incident in touched and entry.kind is not Kind.PROFILE and self.log.is_canonical(entry):
                     self._fold(entry)
         for incident in touched:
             if not self.incidents[incident].partials:  # nothing canonical is left of it

@@ -12,20 +12,27 @@ from hypothesis import strategies as st
 
 from protocol import limits
 from protocol.body import (
+    AREA,
     COMMENT_TEXT,
     DESCRIPTION,
     FILE_NAME,
     LAT_E7_MAX,
     LON_E7_MAX,
+    NOTE,
     PLACE,
+    QUESTIONNAIRE,
     TAG,
     TITLE,
+    Ack,
+    AckLevel,
+    Answer,
     Body,
     Category,
     Comment,
     Location,
     Media,
     Open,
+    Profile,
     Registers,
     Severity,
     Status,
@@ -104,7 +111,21 @@ def medias(draw: st.DrawFn) -> Media:
     return Media(draw(ids), name, "image/jpeg", size, chunk_size, tuple(draw(ids) for _ in range(count)), draw(ids))
 
 
-bodies = opens | updates | comments | medias()
+acks = st.builds(Ack, ids, ids, st.sampled_from(AckLevel))
+answers = st.builds(
+    Answer,
+    valid_text(AREA, 12),
+    st.integers(0, limits.profile_level_max),
+    st.integers(0, limits.profile_level_max),
+    valid_text(NOTE, 30),
+)
+profiles = st.builds(
+    Profile,
+    valid_text(QUESTIONNAIRE, 20),
+    st.lists(answers, min_size=1, max_size=5, unique_by=lambda a: a.area).map(tuple),
+)
+
+bodies = opens | updates | comments | medias() | acks | profiles
 
 
 @st.composite
