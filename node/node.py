@@ -31,6 +31,8 @@ from .api.app import serve_api
 from .config import Config
 from .datadir import DataDir
 from .errors import NETWORK_ERRORS, StorageFailed, report_unexpected
+from .exercise.conductor import Conductor
+from .exercise.receipts import Receipts
 from .media.transfer import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
 from .media.transfer import MediaService
 from .mesh.gossip import Gossip
@@ -39,7 +41,7 @@ from .mesh.liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
 from .mesh.liveness import Prober, handle_probe
 from .mesh.syncer import PROTOCOL_ID, close_quietly, run_session
 from .metrics import Metrics
-from .store import Store
+from .store import Also, Store
 from .views import MemberLink, incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")
@@ -71,6 +73,9 @@ class Node:
         self.started = trio.Event()
         self._nursery: trio.Nursery | None = None
         self.media: MediaService | None = None
+        self.receipts = Receipts(self)
+        self.receipts.unanswered()
+        self.conductor = Conductor(self)
 
     # --- time and state ---
 
@@ -175,20 +180,30 @@ class Node:
         self.metrics.pending.set(self.replica.log.pending_count())
         if self.media is not None:
             self.media.on_entries(applied.stored)
+        self.receipts.on_entries(applied.stored)
         if applied.stored:
             self._changed.set()
             self._changed = trio.Event()
 
     # --- writes and incoming entries ---
 
-    def write(self, body: Body, exercise: str | None = None, operator: str | None = None) -> Entry:
-        """Sign, store durably, then gossip. Raises WriteRefused (the write gate: catching
-        up, clock ahead, identity forked), InvalidField (the body) or StorageFailed; in
-        every case nothing was written."""
+    def write(
+        self,
+        body: Body,
+        exercise: str | None = None,
+        operator: str | None = None,
+        to: tuple[bytes, ...] = (),
+        also: Also | None = None,
+    ) -> Entry:
+        """Sign, store durably, then gossip. `to`: the addressees (default: those of the
+        incident, if it is addressed); `also`: work stored in the entry's transaction.
+        Raises WriteRefused (the write gate: catching up, clock ahead, identity forked),
+        InvalidField (the body) or StorageFailed; in every case nothing was written."""
         now = self.now_ms()
         self.store.now_ms = now
         try:
-            entry = self.replica.write(body, now, exercise, operator)
+            with self.store.also(also):
+                entry = self.replica.write(body, now, exercise, operator, to)
         except WriteRefused as exc:
             self.metrics.writes_refused.labels(exc.reason).inc()
             raise
@@ -368,6 +383,7 @@ class Node:
         self.connected[peer] = now
         self.metrics.peers_connected.set(len(self.connected))
         self.store.seen_peer(peer, now)
+        self.store.peer_event(peer, True, now)
         if self.media is not None:
             self.media.peer_connected(peer)
         log.info("peer connected", extra={"peer": peer, "member": self._name(self._member(peer).public_key)})  # type: ignore[union-attr]
@@ -378,6 +394,7 @@ class Node:
             return  # both sides dialled at once: one of two connections closed, one remains
         if self.connected.pop(peer, None) is not None:
             self.store.seen_peer(peer, self.now_ms())
+            self.store.peer_event(peer, False, self.now_ms())
             log.info("peer disconnected", extra={"peer": peer})
         self.metrics.peers_connected.set(len(self.connected))
         self.dialer.reset(peer)
@@ -416,6 +433,8 @@ class Node:
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
                     nursery.start_soon(self._receipts_sync)
+                    nursery.start_soon(self.receipts.run)
+                    nursery.start_soon(self.conductor.release_forever)
                     nursery.start_soon(Prober(self.host, self.connected, self.metrics, self._endpoints).run)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)

@@ -10,10 +10,13 @@ number applied. Never edit a released migration: add the next one.
 
 import json
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from protocol import limits
 from protocol.entry import Entry, decode
 from protocol.errors import ProtocolError
 from protocol.hlc import wall_ms
@@ -69,7 +72,47 @@ MIGRATIONS = [
         envelope BLOB NOT NULL
     );
     """,
+    # 3: exercises conducted here (node/exercise/runs.py) and peer connection events
+    """
+    CREATE TABLE exercise_runs (
+        run INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,             -- the MSEL's exercise name: the entries' marker
+        msel BLOB NOT NULL,             -- the MSEL file as loaded
+        folder TEXT NOT NULL,           -- its copy with its attachments, under the data dir
+        phase TEXT NOT NULL,
+        started_ms INTEGER,
+        paused_total_ms INTEGER NOT NULL DEFAULT 0,
+        paused_at_ms INTEGER,
+        ended_ms INTEGER,
+        control BLOB,                   -- the control incident, opened at STARTEX
+        loaded_ms INTEGER NOT NULL
+    );
+    CREATE TABLE exercise_steps (       -- a release step done: stored with its entry
+        run INTEGER NOT NULL REFERENCES exercise_runs(run) ON DELETE CASCADE,
+        inject TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        entry BLOB NOT NULL,
+        PRIMARY KEY (run, inject, step)
+    );
+    CREATE TABLE exercise_decisions (   -- injects published early or skipped
+        run INTEGER NOT NULL REFERENCES exercise_runs(run) ON DELETE CASCADE,
+        inject TEXT NOT NULL,
+        decision TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        PRIMARY KEY (run, inject, decision)
+    );
+    CREATE TABLE peer_events (          -- connections up and down, for after-action reports
+        n INTEGER PRIMARY KEY,
+        peer_id TEXT NOT NULL,
+        up INTEGER NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    """,
 ]
+
+# Work done in the transaction that stores our own entry (Store.put), with its id: what
+# must be durable together with the entry or not at all (an exercise's release step).
+Also = Callable[[sqlite3.Connection, Entry], None]
 
 
 class StoreError(Exception):
@@ -114,6 +157,7 @@ class Store:
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
         self.now_ms = 0  # set by the node before each batch: when entries arrived
+        self._also: Also | None = None
 
     def _migrate(self) -> None:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
@@ -129,12 +173,25 @@ class Store:
 
     # --- protocol.replica.Store ---
 
+    @contextmanager
+    def also(self, work: Also | None) -> Iterator[None]:
+        """Within this block (which must not await), the transaction storing our own entry
+        also does `work`: both are durable, or neither."""
+        assert self._also is None, "one piece of work per write"
+        self._also = work
+        try:
+            yield
+        finally:
+            self._also = None
+
     def put(self, chained: list[Entry], evidence: list[Entry], proofs: list[ForkProof], hlc: int) -> None:
         """One transaction: all of it is durable when this returns, or none of it is stored."""
         rows = [(e, 1) for e in chained] + [(e, 0) for e in evidence]
         ours = self.own_key is not None and any(e.author == self.own_key for e, _ in rows)
         db = self.db if ours else self.remote
         with _Transaction(db):
+            if ours and self._also is not None:
+                self._also(db, next(e for e, _ in rows if e.author == self.own_key))
             db.executemany(
                 "INSERT OR IGNORE INTO entries (id, author, seq, chained, kind, incident, hlc, received_ms, envelope)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -189,7 +246,7 @@ class Store:
         return entries, [self._quarantine(u) for u in unreadable]
 
     def _quarantine(self, bad: Unreadable) -> Unreadable:
-        with self._transaction():
+        with self.transaction():
             moved = self.db.execute(
                 "INSERT OR IGNORE INTO quarantine SELECT id, author, seq, ?, ?, envelope FROM entries"
                 " WHERE author = ? AND seq >= ? AND chained = 1",
@@ -230,7 +287,7 @@ class Store:
     def drop_own_from(self, seq: int) -> None:
         """Remove our own chained entries from `seq` on and set the stored clock back to the
         newest entry left; the incident summaries are rebuilt at the next start."""
-        with self._transaction():
+        with self.transaction():
             self.db.execute("DELETE FROM entries WHERE author = ? AND seq >= ? AND chained = 1", (self.own_key, seq))
             newest = self.db.execute("SELECT coalesce(max(hlc), 0) FROM entries").fetchone()[0]
             self.db.execute("INSERT OR REPLACE INTO state VALUES ('hlc', ?)", (newest,))
@@ -314,6 +371,20 @@ class Store:
         with _Transaction(self.views):  # bookkeeping: losing the last update is harmless
             self.views.execute("INSERT OR REPLACE INTO peers VALUES (?, ?)", (peer_id, now_ms))
 
+    def peer_event(self, peer_id: str, up: bool, now_ms: int) -> None:
+        """Record a connection coming up or going down, keeping the newest peer_events_max."""
+        with _Transaction(self.views):  # bookkeeping, like seen_peer
+            added = self.views.execute("INSERT INTO peer_events VALUES (NULL, ?, ?, ?)", (peer_id, int(up), now_ms))
+            oldest_kept = (added.lastrowid or 0) - limits.peer_events_max
+            self.views.execute("DELETE FROM peer_events WHERE n <= ?", (oldest_kept,))
+
+    def peer_events(self, since_ms: int, until_ms: int) -> list[tuple[str, bool, int]]:
+        """(peer id, up, at) of the connection events between the two times, oldest first."""
+        rows = self.db.execute(
+            "SELECT peer_id, up, at_ms FROM peer_events WHERE at_ms BETWEEN ? AND ? ORDER BY n", (since_ms, until_ms)
+        )
+        return [(peer, bool(up), at) for peer, up, at in rows]
+
     def peers_seen(self) -> dict[str, int]:
         return dict(self.db.execute("SELECT peer_id, last_seen_ms FROM peers").fetchall())
 
@@ -324,7 +395,8 @@ class Store:
         row = self.db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return None if row is None else row[0]
 
-    def _transaction(self) -> "_Transaction":
+    def transaction(self) -> "_Transaction":
+        """All or nothing on the main connection (fsynced: synchronous=FULL)."""
         return _Transaction(self.db)
 
 
@@ -334,8 +406,9 @@ class _Transaction:
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> sqlite3.Connection:
         self.db.execute("BEGIN IMMEDIATE")
+        return self.db
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:
         self.db.execute("COMMIT" if kind is None else "ROLLBACK")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
 
-from protocol.body import Comment, Location, Media, Open, Update
+from protocol.body import Ack, AckLevel, Comment, Location, Media, Open, Update
 from protocol.entry import Entry
 from protocol.hlc import wall_ms
 from protocol.incident import IncidentState
@@ -152,7 +152,35 @@ def changes_json(entry: Entry) -> dict[str, Any]:
     return out
 
 
-def timeline_json(entry: Entry, roster: Roster, links: list[MemberLink], forwarded_by: set[str]) -> dict[str, Any]:
+def acks_json(held: dict[tuple[bytes, AckLevel], Entry], roster: Roster) -> dict[str, Any]:
+    """Who confirmed an entry, by level, in the order they did."""
+    out: dict[str, Any] = {"delivered": [], "noted": []}
+    for (member, level), ack in sorted(held.items(), key=lambda item: item[1].order_key):
+        out[level.name.lower()].append(
+            {"member": author(roster, member), "operator": ack.operator, "at": rfc3339(wall_ms(ack.hlc))}
+        )
+    return out
+
+
+def ack_json(entry: Entry) -> dict[str, Any]:
+    body = entry.body
+    assert isinstance(body, Ack)
+    return {
+        "id": entry.id.hex(),
+        "incident": body.incident.hex(),
+        "entry": body.entry.hex(),
+        "level": body.level.name.lower(),
+        "at": rfc3339(wall_ms(entry.hlc)),
+    }
+
+
+def timeline_json(
+    entry: Entry,
+    roster: Roster,
+    links: list[MemberLink],
+    forwarded_by: set[str],
+    acks: dict[tuple[bytes, AckLevel], Entry],
+) -> dict[str, Any]:
     return {
         "id": entry.id.hex(),
         "kind": entry.kind.name.lower(),
@@ -161,6 +189,8 @@ def timeline_json(entry: Entry, roster: Roster, links: list[MemberLink], forward
         "operator": entry.operator,
         "at": rfc3339(wall_ms(entry.hlc)),
         "exercise": entry.exercise,
+        "to": [author(roster, member) for member in entry.to] if entry.to else None,
         "changes": changes_json(entry),
         "delivery": delivery_json(entry, links, forwarded_by),
+        "acknowledged": acks_json(acks, roster),
     }

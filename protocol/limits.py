@@ -276,6 +276,8 @@ msel_expected_max = 20
 msel_attachments_per_inject_max = 8
 # Attachments travel as media: all of one MSEL's together stay well below a disk's worth.
 msel_attachments_bytes_max = 200 * 1024 * 1024
+# Loading one through the API: the file and its attachments in base64 (4 bytes per 3), in JSON.
+msel_upload_bytes_max = msel_bytes_max + msel_attachments_bytes_max * 4 // 3 + 64 * 1024
 # An exercise is played in hours; a week bounds a paused one left running.
 msel_duration_s_max = 7 * 24 * 3600
 # Runs a node keeps (each with its MSEL and state): old ones are removed by hand.
@@ -285,6 +287,8 @@ conduct_tick_ms = 100
 # Addressed entries whose delivery receipt waits for the write gate (catching up at
 # start): beyond this the oldest wait for the next start-up scan.
 receipts_pending_max = 4096
+# A receipt the gate or the disk refused is tried again after this.
+receipts_retry_ms = 500
 # Peer connection events kept for the after-action report's link failures.
 peer_events_max = 20_000
 # A self-assessment profile (wire): one answer per capability area, a note each.

@@ -294,20 +294,26 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
         return Response(generate_latest(node.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     from ..console import router as console
+    from .assessment import router as assessment
     from .auth import router as session
+    from .exercises import router as exercises
     from .incidents import router as incidents
     from .media import router as media
 
     app.include_router(session)
     app.include_router(incidents, dependencies=guard)
     app.include_router(media, dependencies=guard)
+    app.include_router(exercises, dependencies=guard)
+    app.include_router(assessment, dependencies=guard)
     app.include_router(console)
     return app  # type: ignore[no-any-return]
 
 
 async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
     def body_bytes_max(path: str) -> int:
-        return limits.media_bytes_max if path.endswith("/media") else limits.api_body_bytes_max
+        if path.endswith("/media"):
+            return limits.media_bytes_max
+        return limits.msel_upload_bytes_max if path == "/v1/conduct" else limits.api_body_bytes_max
 
     operators = Operators(node.datadir.operators_path)
     try:

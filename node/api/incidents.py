@@ -2,8 +2,6 @@
 
 import json
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
@@ -12,16 +10,27 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from protocol import limits
-from protocol.body import Body, Category, Comment, Location, Open, Registers, Severity, Status, Update
-from protocol.entry import Entry, decode
-from protocol.errors import IdentityForked, InvalidField, OwnLogUnreadable, WriteRefused
+from protocol.body import (
+    Ack,
+    AckLevel,
+    Category,
+    Comment,
+    Kind,
+    Location,
+    Open,
+    Registers,
+    Severity,
+    Status,
+    Update,
+)
+from protocol.entry import decode
 from protocol.hlc import pack
 
-from ..errors import StorageFailed
-from ..views import author, comment_json, timeline_json
-from .auth import Principal
+from ..views import ack_json, author, comment_json, timeline_json
 from .errors import ApiError, error_response
 from .models import (
+    AckCreate,
+    AckOut,
     CategoryName,
     CommentCreate,
     CommentOut,
@@ -34,20 +43,10 @@ from .models import (
     Timeline,
 )
 from .models import Location as LocationIn
+from .writes import hex_id, incident_state, node_of, write, write_errors
 
 router = APIRouter(tags=["incidents"])
 _ID = re.compile(r"[0-9a-f]{64}")
-
-
-def _node(request: Request) -> Any:
-    return request.app.state.node
-
-
-def _hex_id(value: str, what: str = "incident") -> bytes:
-    """A 64-hex-digit id from a URL (incidents and media); 404 if it cannot be one."""
-    if not _ID.fullmatch(value):
-        raise ApiError(404, "not_found", f"{what} ids are 64 lower-case hex digits")
-    return bytes.fromhex(value)
 
 
 def _location(value: LocationIn | None) -> Location | None:
@@ -56,47 +55,13 @@ def _location(value: LocationIn | None) -> Location | None:
 
 def _registers(location: LocationIn | None, **values: Any) -> Registers:
     """The fields a PATCH sets, validated by the protocol's constructors (422 if invalid)."""
-    with _write_errors():
+    with write_errors():
         return Registers(location=_location(location), **values)
-
-
-@contextmanager
-def _write_errors() -> Iterator[None]:
-    """The node's write failures as API errors: nothing was written in any of them."""
-    try:
-        yield
-    except (IdentityForked, OwnLogUnreadable) as exc:  # lasting, until the operator acts
-        raise ApiError(409, exc.reason, str(exc)) from None
-    except WriteRefused as exc:  # catching up, clock ahead: passes by itself or when fixed
-        raise ApiError(503, exc.reason, str(exc)) from None
-    except InvalidField as exc:
-        raise ApiError(422, "invalid_field", str(exc)) from None
-    except (StorageFailed, OSError) as exc:
-        raise ApiError(507, "storage_failed", f"nothing was written: {exc}") from None
-
-
-def operator_of(request: Request) -> str | None:
-    """The display name of the operator making this request (None for a tool)."""
-    principal: Principal = request.state.principal
-    return principal.display_name
-
-
-def _write(request: Request, body: Callable[[], Body], exercise: str | None) -> Entry:
-    """Build the body (its constructor validates it) and write it, naming the operator."""
-    with _write_errors():
-        return _node(request).write(body(), exercise, operator_of(request))  # type: ignore[no-any-return]
-
-
-def _state(node: Any, incident: bytes) -> Any:
-    state = node.replica.incidents.get(incident)
-    if state is None or not state.visible:
-        raise ApiError(404, "not_found", f"no incident {incident.hex()}")
-    return state
 
 
 @router.post("/v1/incidents", status_code=201, response_model=Incident)
 async def create_incident(payload: IncidentCreate, request: Request) -> dict[str, Any]:
-    node = _node(request)
+    node = node_of(request)
 
     def body() -> Open:
         registers = Registers(
@@ -109,7 +74,7 @@ async def create_incident(payload: IncidentCreate, request: Request) -> dict[str
         )
         return Open(registers, tuple(payload.tags))
 
-    entry = _write(request, body, payload.exercise)
+    entry = write(request, body, payload.exercise)
     return node.incident_view(entry.id)  # type: ignore[no-any-return]
 
 
@@ -146,7 +111,7 @@ async def list_incidents(
     view: Literal["full", "summary"] = Query("full", description="'summary': comment counts instead of comments"),
 ) -> dict[str, Any]:
     flag: bool | str | None = {"true": True, "false": False}.get(exercise or "", exercise)
-    rows = _node(request).store.incidents(
+    rows = node_of(request).store.incidents(
         limit + 1,
         cursor=_cursor(cursor),
         status=None if status is None else status.value,
@@ -155,14 +120,14 @@ async def list_incidents(
         updated_since_hlc=_since(updated_since),
     )
     page = rows[:limit]
-    views = [_node(request).incident_view(incident, comments=view == "full") for _, incident in page]
+    views = [node_of(request).incident_view(incident, comments=view == "full") for _, incident in page]
     cursor_out = f"{page[-1][0]}-{page[-1][1].hex()}" if len(rows) > limit else None
     return {"incidents": [v for v in views if v is not None], "next_cursor": cursor_out}
 
 
 @router.get("/v1/incidents/{incident_id}", response_model=Incident)
 async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
-    view = _node(request).incident_view(_hex_id(incident_id))
+    view = node_of(request).incident_view(hex_id(incident_id))
     if view is None:
         raise ApiError(404, "not_found", f"no incident {incident_id}")
     return view  # type: ignore[no-any-return]
@@ -173,20 +138,26 @@ async def incident_entries(incident_id: str, request: Request) -> dict[str, Any]
     """Every entry about the incident, oldest first (the newest api_timeline_entries_max):
     who wrote it (OC and operator), when, what it changed, and which other members hold
     it as far as this node knows (their heads at our last sync with them, and gossip)."""
-    node = _node(request)
-    incident = _hex_id(incident_id)
-    state = _state(node, incident)
+    node = node_of(request)
+    incident = hex_id(incident_id)
+    state = incident_state(node, incident)
     links = node.member_links()
     envelopes = node.store.incident_entries(incident, limits.api_timeline_entries_max + 1)
     entries = [
         decode(envelope, node.roster, verify=False) for envelope in envelopes[-limits.api_timeline_entries_max :]
     ]
+    me = node.identity.public_key
+    acks = state.partials[state.opening.exercise].acks
     return {
         "entries": [
-            timeline_json(e, node.roster, links, node.forwarded_by(e.id))
+            timeline_json(e, node.roster, links, node.forwarded_by(e.id), acks.get(e.id, {}))
             for e in entries
-            # what the fold takes in: the incident's own traffic (protocol/incident.py), no forks
-            if e.exercise == state.opening.exercise and node.replica.log.is_canonical(e)
+            # what the fold takes in: the incident's own traffic (protocol/incident.py), no
+            # forks, nothing addressed to others; acks are shown on what they acknowledge
+            if e.exercise == state.opening.exercise
+            and node.replica.log.is_canonical(e)
+            and e.shown_to(me)
+            and e.kind is not Kind.ACK
         ],
         "truncated": len(envelopes) > limits.api_timeline_entries_max,
     }
@@ -195,7 +166,7 @@ async def incident_entries(incident_id: str, request: Request) -> dict[str, Any]
 @router.get("/v1/exercises", response_model=ExerciseList)
 async def exercises(request: Request) -> dict[str, Any]:
     """The exercises this node holds incidents of, by name."""
-    return {"exercises": [{"name": n, "incidents": c} for n, c in _node(request).store.exercises()]}
+    return {"exercises": [{"name": n, "incidents": c} for n, c in node_of(request).store.exercises()]}
 
 
 @router.patch("/v1/incidents/{incident_id}", response_model=Incident)
@@ -203,9 +174,9 @@ async def patch_incident(
     incident_id: str, payload: IncidentPatch, request: Request, response: Response
 ) -> dict[str, Any]:
     """Change fields; the new entry's id is in the X-Entry-Id header (absent if nothing changed)."""
-    node = _node(request)
-    incident = _hex_id(incident_id)
-    state = _state(node, incident)
+    node = node_of(request)
+    incident = hex_id(incident_id)
+    state = incident_state(node, incident)
     given = payload.model_dump(exclude_unset=True)
     if not given or any(v is None for k, v in given.items() if k != "description"):
         raise ApiError(422, "invalid_field", "give at least one field to change, none of them null")
@@ -222,22 +193,47 @@ async def patch_incident(
     adds = tuple(sorted(wanted - set(live)))
     removes = tuple((tag, tuple(ids)) for tag, ids in live.items() if tag not in wanted)
     if registers.items() or adds or removes:
-        entry = _write(request, lambda: Update(incident, registers, adds, removes), state.opening.exercise)
+        entry = write(request, lambda: Update(incident, registers, adds, removes), state.opening.exercise)
         response.headers["X-Entry-Id"] = entry.id.hex()
     return node.incident_view(incident)  # type: ignore[no-any-return]
 
 
 @router.post("/v1/incidents/{incident_id}/comments", status_code=201, response_model=CommentOut)
 async def add_comment(incident_id: str, payload: CommentCreate, request: Request) -> dict[str, Any]:
-    node = _node(request)
-    incident = _hex_id(incident_id)
-    state = _state(node, incident)
-    entry = _write(request, lambda: Comment(incident, payload.text), state.opening.exercise)
+    node = node_of(request)
+    incident = hex_id(incident_id)
+    state = incident_state(node, incident)
+    entry = write(request, lambda: Comment(incident, payload.text), state.opening.exercise)
     return comment_json(entry, node.roster)
 
 
-def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any]:
+@router.post("/v1/incidents/{incident_id}/acks", status_code=201, response_model=AckOut)
+async def acknowledge(incident_id: str, payload: AckCreate, request: Request) -> dict[str, Any]:
+    """Take note of an entry of this incident (its opening, an update, a comment, a media
+    item): "this OC has taken note of it". Noting an entry again changes nothing."""
+    node = node_of(request)
+    incident = hex_id(incident_id)
+    state = incident_state(node, incident)
+    target = bytes.fromhex(payload.entry)
+    envelope = node.store.entry_by_id(target)
+    entry = None if envelope is None else decode(envelope, node.roster, verify=False)
+    if entry is None or entry.incident != incident or not entry.shown_to(node.identity.public_key):
+        raise ApiError(404, "not_found", f"incident {incident_id} has no entry {payload.entry}")
+    if entry.kind is Kind.ACK:
+        raise ApiError(422, "invalid_field", "entry: an acknowledgement is not acknowledged")
+    held = state.partials[state.opening.exercise].acks.get(target, {})
+    noted = held.get((node.identity.public_key, AckLevel.NOTED))
+    if noted is not None:
+        return ack_json(noted)
+    ack = write(request, lambda: Ack(incident, target, AckLevel.NOTED), state.opening.exercise)
+    return ack_json(ack)
+
+
+def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any] | None:
+    """The event of a stored entry, or None for one addressed to other members."""
     entry = decode(envelope, node.roster, verify=False)
+    if not entry.shown_to(node.identity.public_key):
+        return None
     view = node.incident_view(entry.incident)
     data = {
         "entry": {
@@ -266,7 +262,7 @@ async def events(
 
     Resume with `Last-Event-ID`; without it, only entries stored from now on are sent.
     """
-    node = _node(request)
+    node = node_of(request)
     if last_event_id is not None and not last_event_id.isdigit():
         raise ApiError(422, "invalid_field", "Last-Event-ID: not an event id")
     after = int(last_event_id) if last_event_id is not None else node.store.last_event()
@@ -280,7 +276,9 @@ async def events(
                 return
             batch = node.store.events_after(after, limits.api_event_batch_max)
             for n, envelope in batch:
-                yield event_of(node, n, envelope)
+                event = event_of(node, n, envelope)
+                if event is not None:
+                    yield event
                 after = n
             if len(batch) < limits.api_event_batch_max:
                 with trio.move_on_after(limits.api_event_keepalive_ms / 1000):

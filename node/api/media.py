@@ -17,8 +17,8 @@ from protocol.errors import BadChunk, InvalidField
 
 from ..views import media_json
 from .errors import ApiError
-from .incidents import _hex_id, _state, _write_errors, operator_of
 from .models import MediaOut
+from .writes import hex_id, incident_state, operator_of, write_errors
 
 router = APIRouter(tags=["media"])
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -37,7 +37,7 @@ class MediaStatus(BaseModel):
 
 
 def _manifest(request: Request, media_id: str) -> Entry:
-    manifest = request.app.state.node.media.manifest(_hex_id(media_id, "media"))
+    manifest = request.app.state.node.media.manifest(hex_id(media_id, "media"))
     if manifest is None:
         raise ApiError(404, "not_found", f"no media {media_id}")
     return manifest  # type: ignore[no-any-return]
@@ -62,8 +62,8 @@ async def upload(
 ) -> dict[str, Any]:
     """The raw file is the body; it is streamed to disk chunk by chunk, never held whole."""
     node = request.app.state.node
-    incident = _hex_id(incident_id)
-    state = _state(node, incident)
+    incident = hex_id(incident_id)
+    state = incident_state(node, incident)
     mime = content_type.split(";")[0].strip().lower()
     try:  # the protocol's own rules, before a byte of the body is read
         FILE_NAME.check(name)
@@ -75,7 +75,7 @@ async def upload(
         raise ApiError(422, "invalid_field", f"Content-Type: {exc}") from None
     body = _Body(request)
     try:
-        with _write_errors():
+        with write_errors():
             entry = await node.media.upload(
                 incident, name, mime, body.chunks(), state.opening.exercise, operator_of(request)
             )

@@ -2,7 +2,7 @@
 
 from collections.abc import Callable
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic import Strict as PydanticStrict
@@ -157,6 +157,17 @@ class Delivery(BaseModel):
     missing: list[Missing] = Field(description="The members not known to hold it yet")
 
 
+class Acknowledgement(BaseModel):
+    member: Author
+    operator: str | None = Field(description="Who took note (level noted), or null for a node's receipt")
+    at: str
+
+
+class Acknowledgements(BaseModel):
+    delivered: list[Acknowledgement] = Field(description="Addressees' nodes that confirmed storing the entry")
+    noted: list[Acknowledgement] = Field(description="OCs where a person has taken note of the entry")
+
+
 class TimelineEntry(BaseModel):
     id: str
     kind: str
@@ -165,8 +176,23 @@ class TimelineEntry(BaseModel):
     operator: str | None
     at: str
     exercise: str | None
+    to: list[Author] | None = Field(description="The addressees, or null: every member")
     changes: dict[str, Any] = Field(description="Fields set, tags added or removed, comment text, media item")
     delivery: Delivery
+    acknowledged: Acknowledgements
+
+
+class AckCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    entry: str = Field(pattern="^[0-9a-f]{64}$", description="Id of the entry of this incident taken note of")
+
+
+class AckOut(BaseModel):
+    id: str = Field(description="The acknowledgement entry's id")
+    incident: str
+    entry: str
+    level: Literal["delivered", "noted"]
+    at: str
 
 
 class Timeline(BaseModel):

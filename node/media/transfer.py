@@ -41,6 +41,7 @@ from protocol.transfer import (
 
 from ..errors import NETWORK_ERRORS, report_unexpected
 from ..mesh.syncer import close_quietly, read_frame, write_frame
+from ..store import Also
 from .chunks import ChunkStore
 
 PROTOCOL_ID = "/qroc/chunks/1"
@@ -154,6 +155,8 @@ class MediaService:
         body: AsyncIterator[bytes],
         exercise: str | None,
         operator: str | None = None,
+        also: Also | None = None,
+        to: tuple[bytes, ...] = (),
     ) -> Entry:
         """Cut the streamed body into chunks, store each durably, then sign the manifest.
         If anything fails before the manifest is stored (the client goes away, the file is
@@ -168,7 +171,7 @@ class MediaService:
             tail, manifest = chunker.finish(incident, name, mime)
             for chunk_hash, chunk in tail:
                 await self._put_uploaded(chunk_hash, chunk, touched)
-            entry: Entry = self.node.write(manifest, exercise, operator)
+            entry: Entry = self.node.write(manifest, exercise, operator, to, also)
             written = True
             return entry
         finally:

@@ -1,0 +1,232 @@
+"""Exercise routes: conducting runs (the controller) and after-action reports.
+
+    GET  /v1/conduct/msels                         the MSELs shipped with the node
+    POST /v1/conduct                               load an MSEL: {"shipped": name} or {"msel", "files"}
+    GET  /v1/conduct, /v1/conduct/{run}            runs and their injects' states
+    POST /v1/conduct/{run}/{start|pause|resume|end}
+    POST /v1/conduct/{run}/injects/{id}/{publish|skip}
+    GET  /v1/conduct/{run}/report.json|.html       the after-action report
+    GET  /v1/incidents/{id}/report.json|.html      the same for any incident
+
+Reports are downloads (Content-Disposition: attachment): a standalone page with its own
+CSP and its plots inlined as data: URIs, to be archived or mailed as one file.
+"""
+
+import base64
+import binascii
+import json
+from typing import Any, Literal
+
+import trio
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from exercise.conduct import ConductError
+from exercise.msel import MselError
+from exercise.report import Report, build, exercise_items, incident_items
+from protocol import limits
+from protocol.entry import decode
+from protocol.hlc import wall_ms
+
+from ..exercise.conductor import shipped, shipped_files
+from ..reports import render
+from .errors import ApiError
+from .writes import hex_id, incident_state, operator_of, write_errors
+
+router = APIRouter(tags=["exercises"])
+
+
+class MselLoad(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    shipped: str | None = Field(None, description="Name of a shipped MSEL (GET /v1/conduct/msels)")
+    msel: str | None = Field(None, description="The MSEL file's TOML text")
+    files: dict[str, str] = Field(default_factory=dict, description="Attachments: relative path -> base64 content")
+
+
+def _conductor(request: Request) -> Any:
+    return request.app.state.node.conductor
+
+
+def _run_json(request: Request, run_id: int) -> dict[str, Any]:
+    run = _conductor(request).run(run_id)
+    return {"run": run_id, **run.summary(request.app.state.node.now_ms())}
+
+
+def _conduct_errors(action: Any) -> Any:
+    try:
+        return action()
+    except ConductError as exc:
+        status = 404 if str(exc).startswith("no ") else 409
+        raise ApiError(status, "not_found" if status == 404 else "conflict", str(exc)) from None
+    except MselError as exc:
+        raise ApiError(422, "invalid_msel", str(exc)) from None
+
+
+@router.get("/v1/conduct/msels")
+async def msels() -> dict[str, Any]:
+    return {"msels": shipped()}
+
+
+@router.post("/v1/conduct", status_code=201)
+async def load(payload: MselLoad, request: Request) -> dict[str, Any]:
+    """Load an MSEL as a new run (phase ready): a shipped one, or a file and its attachments."""
+    if (payload.shipped is None) == (payload.msel is None):
+        raise ApiError(422, "invalid_field", "give either 'shipped' or 'msel'")
+    if payload.shipped is not None:
+        try:
+            data, files = shipped_files(payload.shipped)
+        except KeyError:
+            raise ApiError(404, "not_found", f"no shipped MSEL {payload.shipped!r}; see /v1/conduct/msels") from None
+    else:
+        assert payload.msel is not None
+        data = payload.msel.encode()
+        try:
+            files = {path: base64.b64decode(content, validate=True) for path, content in payload.files.items()}
+        except binascii.Error:
+            raise ApiError(422, "invalid_field", "files: each content must be base64") from None
+    conductor = _conductor(request)
+    with write_errors():
+        run_id = _conduct_errors(lambda: conductor.load(data, files))
+    return _run_json(request, run_id)
+
+
+@router.get("/v1/conduct")
+async def runs(request: Request) -> dict[str, Any]:
+    return {"runs": [_run_json(request, run_id) for run_id in sorted(_conductor(request).runs)]}
+
+
+@router.get("/v1/conduct/{run_id}")
+async def one_run(run_id: int, request: Request) -> dict[str, Any]:
+    return _conduct_errors(lambda: _run_json(request, run_id))  # type: ignore[no-any-return]
+
+
+def _phase_route(action: Literal["start", "pause", "resume", "end"]) -> Any:
+    async def route(run_id: int, request: Request) -> dict[str, Any]:
+        conductor = _conductor(request)
+        operator = operator_of(request)
+        with write_errors():
+            if action == "start":
+                _conduct_errors(lambda: conductor.start(run_id, operator))
+            else:
+                _conduct_errors(lambda: conductor.phase_change(run_id, action, operator))
+        return _run_json(request, run_id)
+
+    route.__name__ = f"conduct_{action}"
+    route.__doc__ = {
+        "start": "STARTEX: opens the control incident, addressed to every participant; injects follow on time.",
+        "pause": "Hold every inject still to come (a comment on the control incident says so).",
+        "resume": "Resume play: injects still to come shift by the pause's length.",
+        "end": "ENDEX: nothing more is released.",
+    }[action]
+    return route
+
+
+def _decision_route(decision: Literal["publish", "skip"]) -> Any:
+    async def route(run_id: int, inject_id: str, request: Request) -> dict[str, Any]:
+        conductor = _conductor(request)
+        with write_errors():
+            _conduct_errors(lambda: conductor.decide(run_id, inject_id, decision))
+        return _run_json(request, run_id)
+
+    route.__name__ = f"inject_{decision}"
+    route.__doc__ = {
+        "publish": "Release the inject now, ahead of its time (also while paused).",
+        "skip": "Never release the inject (nor, for an incident inject, the injects about it).",
+    }[decision]
+    return route
+
+
+for _action in ("start", "pause", "resume", "end"):
+    router.add_api_route(f"/v1/conduct/{{run_id}}/{_action}", _phase_route(_action), methods=["POST"])  # type: ignore[arg-type]
+for _decision in ("publish", "skip"):
+    router.add_api_route(
+        f"/v1/conduct/{{run_id}}/injects/{{inject_id}}/{_decision}",
+        _decision_route(_decision),
+        methods=["POST"],  # type: ignore[arg-type]
+    )
+
+
+# --- reports ---
+
+
+def _me(node: Any) -> Any:
+    return node.roster.get(node.identity.public_key) or node.member
+
+
+def run_report(node: Any, run_id: int) -> Report:
+    run = _conduct_errors(lambda: node.conductor.run(run_id))
+    incidents = {run.control, *run.done.values()} - {None}
+    entries = []
+    for incident in incidents:
+        for envelope in node.store.incident_entries(incident, limits.api_timeline_entries_max):
+            entry = decode(envelope, node.roster, verify=False)
+            if entry.exercise == run.msel.name and node.replica.log.is_canonical(entry):
+                entries.append(entry)
+    now = node.now_ms()
+    msel = run.msel
+    exercise = {
+        "name": msel.name,
+        "title": msel.title,
+        "controller": msel.controller,
+        "participants": list(msel.participants),
+        "objectives": list(msel.objectives),
+        "startex_ms": run.started_ms,
+        "endex_ms": run.ended_ms,
+    }
+    events = node.store.peer_events(run.started_ms or now, run.ended_ms or now)
+    members = list(node.roster)
+    return build("exercise", exercise, None, exercise_items(run), entries, members, events, _me(node), now)  # type: ignore[arg-type]
+
+
+def incident_report(node: Any, incident: bytes) -> Report:
+    state = incident_state(node, incident)
+    entries = [
+        e
+        for e in (
+            decode(envelope, node.roster, verify=False)
+            for envelope in node.store.incident_entries(incident, limits.api_timeline_entries_max)
+        )
+        if e.exercise == state.opening.exercise and node.replica.log.is_canonical(e)
+    ]
+    view = state.summary()
+    first = min(e.hlc for e in entries)
+    exercise = {
+        "name": state.opening.exercise or "",
+        "title": view["title"],
+        "controller": None,
+        "participants": sorted({m.country for m in node.roster}),
+        "objectives": [],
+        "startex_ms": None,
+        "endex_ms": None,
+    }
+    now = node.now_ms()
+    events = node.store.peer_events(wall_ms(first), now)
+    members = list(node.roster)
+    items = incident_items(entries, members)
+    ref = {"id": incident.hex(), "title": view["title"]}
+    return build("incident", exercise, ref, items, entries, members, events, _me(node), now)  # type: ignore[arg-type]
+
+
+async def _download(report: Report, fmt: Literal["json", "html"], stem: str) -> Response:
+    if fmt == "json":
+        content, media = json.dumps(report, indent=1).encode(), "application/json"
+    else:
+        plots = await trio.to_thread.run_sync(render.plots, report)
+        images = {n: "data:image/png;base64," + base64.b64encode(png).decode() for n, png in plots.items()}
+        content, media = render.html(report, images).encode(), "text/html; charset=utf-8"
+    headers = {"content-disposition": f'attachment; filename="{stem}.{fmt}"'}
+    return Response(content, media_type=media, headers=headers)
+
+
+@router.get("/v1/conduct/{run_id}/report.{fmt}")
+async def run_report_route(run_id: int, fmt: Literal["json", "html"], request: Request) -> Response:
+    node = request.app.state.node
+    report = run_report(node, run_id)
+    return await _download(report, fmt, f"after-action-{report['exercise']['name']}")
+
+
+@router.get("/v1/incidents/{incident_id}/report.{fmt}")
+async def incident_report_route(incident_id: str, fmt: Literal["json", "html"], request: Request) -> Response:
+    node = request.app.state.node
+    incident = hex_id(incident_id)
+    return await _download(incident_report(node, incident), fmt, f"incident-{incident_id[:12]}")

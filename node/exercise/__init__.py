@@ -1,0 +1,1 @@
+"""Exercises on the node: conducting runs (the controller), delivery receipts (every node)."""

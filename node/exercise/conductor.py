@@ -1,0 +1,202 @@
+"""The controller's node: loads MSELs, and releases their injects on time, durably.
+
+Decisions are exercise.conduct's; this module keeps the runs in the store, copies each
+MSEL with its attachments under DATA_DIR/exercises/<run>/, and every conduct_tick_ms
+takes the steps that are due. Each step's entry is written with its step row in one
+transaction (Store.also), so a node killed at any point resumes at the first step not
+stored: nothing is released twice, nothing is lost. A phase change (STARTEX, pause,
+resume, ENDEX) is a comment or the opening of the control incident, stored in one
+transaction with the run's new phase.
+"""
+
+import dataclasses
+import logging
+import mimetypes
+import shutil
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import trio
+
+from exercise.conduct import ConductError, Phase, Run, Step
+from exercise.msel import InjectKind, MselError, parse
+from protocol import limits
+from protocol.body import Category, Comment, Open, Registers, Severity
+from protocol.entry import Entry
+from protocol.errors import ProtocolError, WriteRefused
+
+from ..errors import StorageFailed
+from . import runs
+
+log = logging.getLogger("qroc.exercise")
+SHIPPED = Path(str(resources.files("exercise") / "msels"))  # package data (pyproject.toml)
+
+
+def shipped() -> list[str]:
+    """The names of the MSELs shipped with this software."""
+    return sorted(p.parent.name for p in SHIPPED.glob("*/msel.toml"))
+
+
+def shipped_files(name: str) -> tuple[bytes, dict[str, bytes]]:
+    """A shipped MSEL and its attachments; KeyError if there is none by that name."""
+    if name not in shipped():
+        raise KeyError(name)
+    folder = SHIPPED / name
+    return (folder / "msel.toml").read_bytes(), {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted((folder / "files").glob("*")) if p.is_file()
+    }
+
+
+class Conductor:
+    def __init__(self, node: Any) -> None:
+        self.node = node
+        self.root: Path = node.datadir.path / "exercises"
+        self.runs: dict[int, Run] = {}
+        self.folders: dict[int, Path] = {}
+        for run_id, (run, folder) in runs.load(node.store.db).items():
+            self.runs[run_id], self.folders[run_id] = run, Path(folder)
+        self._wake = trio.Event()
+
+    # --- loading ---
+
+    def load(self, data: bytes, files: Mapping[str, bytes]) -> int:
+        """Check an MSEL and its attachments and keep them as a new run (phase ready).
+        Raises MselError, naming the problem; nothing is kept then."""
+        if len(self.runs) >= limits.exercise_runs_max:
+            raise MselError(f"this node keeps at most {limits.exercise_runs_max} exercise runs")
+        msel = parse(data, {path: len(content) for path, content in files.items()})
+        wanted = {path for inject in msel.injects for path in inject.attachments}
+        now = self.node.now_ms()
+        with self.node.store.transaction() as db:
+            run_id = runs.create(db, msel, data, "", now)
+            folder = self.root / str(run_id)
+            db.execute("UPDATE exercise_runs SET folder = ? WHERE run = ?", (str(folder), run_id))
+            try:
+                shutil.rmtree(folder, ignore_errors=True)
+                for path in wanted:
+                    target = folder / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(files[path])
+            except OSError as exc:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise StorageFailed(f"cannot keep the exercise's files: {exc}") from None
+        self.runs[run_id], self.folders[run_id] = Run(msel), folder
+        log.info("exercise loaded", extra={"run": run_id, "exercise": msel.name, "injects": len(msel.injects)})
+        return run_id
+
+    def run(self, run_id: int) -> Run:
+        try:
+            return self.runs[run_id]
+        except KeyError:
+            raise ConductError(f"no exercise run {run_id}") from None
+
+    # --- the controller's actions ---
+
+    def start(self, run_id: int, operator: str | None) -> None:
+        run = self.run(run_id)
+        msel = run.msel
+        after = dataclasses.replace(run)
+        opening = Open(
+            Registers(
+                title=_fit(f"{msel.title} — exercise control", limits.title_chars_max),
+                category=Category.OTHER,
+                severity=Severity.LOW,
+                description=_fit(f"STARTEX.\n\n{msel.briefing}", limits.text_chars_max),
+            ),
+            ("exercise-control",),
+        )
+        run.require({Phase.READY}, "start")
+
+        def record(db: sqlite3.Connection, entry: Entry) -> None:
+            after.start(self.node.now_ms(), entry.id)
+            runs.save_phase(db, run_id, after)
+
+        self.node.write(opening, msel.name, operator, self.addressees(msel.participants), record)
+        self.runs[run_id] = after
+        self._wake.set()
+
+    def phase_change(self, run_id: int, action: str, operator: str | None) -> None:
+        """pause, resume or end: a comment on the control incident with the new phase."""
+        run = self.run(run_id)
+        after = dataclasses.replace(run)
+        change: Callable[[int], None] = {"pause": after.pause, "resume": after.resume, "end": after.end}[action]
+        change(self.node.now_ms())  # ConductError if the phase does not allow it: nothing written
+        text = {"pause": "Exercise paused.", "resume": "Exercise resumed.", "end": "ENDEX."}[action]
+        assert run.control is not None
+        self.node.write(
+            Comment(run.control, text), run.msel.name, operator, (), lambda db, _: runs.save_phase(db, run_id, after)
+        )
+        self.runs[run_id] = after
+        self._wake.set()
+
+    def decide(self, run_id: int, inject_id: str, decision: Literal["publish", "skip"]) -> list[str]:
+        """Publish (release now) or skip an inject; the injects it concerns."""
+        run = self.run(run_id)
+        after = dataclasses.replace(run, published=set(run.published), skipped=set(run.skipped))
+        if decision == "publish":
+            after.publish(inject_id)
+            injects = [inject_id]
+        else:
+            injects = after.skip(inject_id)
+        with self.node.store.transaction() as db:
+            runs.decided(db, run_id, injects, "published" if decision == "publish" else "skipped", self.node.now_ms())
+        self.runs[run_id] = after
+        self._wake.set()
+        return injects
+
+    def addressees(self, countries: tuple[str, ...]) -> tuple[bytes, ...]:
+        return tuple(sorted(m.public_key for m in self.node.roster if m.country in countries))
+
+    # --- releasing ---
+
+    async def release_forever(self) -> None:
+        while True:
+            with trio.move_on_after(limits.conduct_tick_ms / 1000):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            for run_id, run in list(self.runs.items()):
+                for step in run.due(self.node.now_ms()):
+                    if not self.node.writable:
+                        break
+                    await self._take(run_id, run, step)
+
+    async def _take(self, run_id: int, run: Run, step: Step) -> None:
+        inject = run.msel.inject(step.inject)
+        incident = run.incident_for(inject)
+        to = self.addressees(inject.to)
+        exercise = run.msel.name
+
+        def record(db: sqlite3.Connection, entry: Entry) -> None:
+            runs.step_done(db, run_id, inject.id, step.index, entry.id)
+
+        try:
+            if step.attachment is None:
+                body = inject.body(None if inject.kind is InjectKind.INCIDENT else incident)
+                assert body is not None, "a step 0 has a body"
+                entry = self.node.write(body, exercise, None, to, record)
+            else:
+                assert incident is not None, "attachments go to an opened incident"
+                path = self.folders[run_id] / step.attachment
+                mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                entry = await self.node.media.upload(incident, path.name, mime, _read(path), exercise, None, record, to)
+        except (WriteRefused, StorageFailed, ProtocolError, OSError) as exc:
+            log.warning(
+                "inject step not released; tried again",
+                extra={"run": run_id, "inject": inject.id, "step": step.index, "error": str(exc)[:200]},
+            )
+            return
+        run.done[(inject.id, step.index)] = entry.id
+        log.info("inject released", extra={"run": run_id, "inject": inject.id, "step": step.index})
+
+
+async def _read(path: Path) -> AsyncIterator[bytes]:
+    with path.open("rb") as file:
+        while data := await trio.to_thread.run_sync(file.read, limits.chunk_bytes_max):
+            yield data
+
+
+def _fit(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[: chars - 1] + "…"
