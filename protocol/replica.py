@@ -113,6 +113,17 @@ class Replica:
         state.apply(entry)
         return incident
 
+    def addressed_to_me(self) -> list[Entry]:
+        """Others' canonical entries addressed to us (what delivery receipts answer)."""
+        me = self.me
+        return [
+            e
+            for author, entries in self._by_author.items()
+            if author != me
+            for e in entries
+            if me in e.to and self.log.is_canonical(e)
+        ]
+
     def current_profiles(self) -> dict[bytes, Entry]:
         """Each author's latest self-assessment (latest wins: by hlc, author, id)."""
         return {author: max(held, key=lambda e: e.order_key) for author, held in self.profiles.items()}
