@@ -4,9 +4,10 @@ The node keeps a run durably (its phase, its clock, the release steps done, the 
 published early or skipped) and asks this module what to do; it never decides itself.
 
 Rules:
-- Phases: ready → running (STARTEX) ⇄ paused → ended (ENDEX). ENDEX may come from any
-  phase but ended; nothing follows it.
-- Play time is wall time since STARTEX minus the time spent paused: a pause holds every
+- Phases: ready → running (STARTEX) ⇄ paused → ended (ENDEX). ENDEX comes from running
+  or paused; nothing follows it.
+- Play time is wall time since STARTEX minus the time spent paused, times the run's
+  speed (1 for people; more for a simulation or a quick drill): a pause holds every
   inject still to come, and resuming shifts them by the pause's length.
 - An inject is due once play time reaches its `at`, or at once if the controller
   published it early; never while ready or ended, and a scheduled one not while paused.
@@ -63,6 +64,7 @@ class Run:
     done: dict[tuple[str, int], bytes] = field(default_factory=dict)
     published: set[str] = field(default_factory=set)
     skipped: set[str] = field(default_factory=set)
+    speed: float = 1.0  # play time per wall time
 
     # --- time ---
 
@@ -70,8 +72,8 @@ class Run:
         """Play time: 0 before STARTEX; frozen while paused and after ENDEX."""
         if self.started_ms is None:
             return 0
-        until = self.ended_ms or self.paused_at_ms or now_ms
-        return max(0, until - self.started_ms - self.paused_total_ms)
+        until = next(t for t in (self.ended_ms, self.paused_at_ms, now_ms) if t is not None)
+        return max(0, int((until - self.started_ms - self.paused_total_ms) * self.speed))
 
     # --- the controller's actions (ConductError when the phase does not allow them) ---
 
@@ -177,6 +179,7 @@ class Run:
             "name": self.msel.name,
             "title": self.msel.title,
             "phase": self.phase.value,
+            "speed": self.speed,
             "play_ms": self.play_ms(now_ms),
             "duration_ms": self.msel.duration_ms,
             "injects": [

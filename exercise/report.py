@@ -8,10 +8,13 @@ every other member.
 Rules (times are wall ms from the entries' HLCs, the authors' own clocks):
 - released: the hlc of the inject's first entry (the controller's clock).
 - delivered at an OC: the earliest delivery receipt (ack level delivered) by a member of
-  that country on any of the inject's entries; the controller's own OC has it at release.
+  that country on any of the inject's entries; the controller's own OC has it at release;
+  a note without a receipt (an older node) counts as delivered when noted.
 - acknowledged: the earliest ack level noted by that OC on any of the inject's entries.
 - first response: the earliest entry of that OC on the inject's incident after the
-  release that is not an ack (an update, a comment, media).
+  release that is not an ack (an update, a comment, media) nor one of the exercise's own
+  releases. (The controller's STARTEX/pause/ENDEX comments on the control incident still
+  count as its OC's responses to messages there.)
 - per-OC figures: the delays after release, as count, p50, p99 and max (nearest rank).
 - unacknowledged: every (released inject, target OC) without a noted ack.
 - link failures: this node's own connection events; a down with no up after it is still
@@ -195,6 +198,10 @@ def build(
         else:
             answers.setdefault(entry.incident, []).append(entry)
 
+    # An exercise's own releases are nobody's response (the controller's OC included);
+    # in an incident report every entry is an item and may answer an earlier one.
+    releases = {e for i in items for e in i.entries} if kind == "exercise" else set()
+
     def first(found: Iterable[Entry]) -> int | None:
         return min((wall_ms(e.hlc) for e in found), default=None)
 
@@ -205,19 +212,21 @@ def build(
         targets: list[Target] = []
         for country in item.to if released is not None else ():
             theirs = [a for e in item.entries for a in acks.get(e, []) if country_of.get(a.author) == country]
+            noted = first(a for a in theirs if a.body.level is AckLevel.NOTED)  # type: ignore[union-attr]
             delivered = first(a for a in theirs if a.body.level is AckLevel.DELIVERED)  # type: ignore[union-attr]
             if country_of.get(released.author) == country:  # type: ignore[union-attr]
                 delivered = released_ms
+            delivered = noted if delivered is None else delivered  # noted implies delivered
             responses = [
                 e
                 for e in answers.get(item.incident or b"", [])
-                if country_of.get(e.author) == country and e.hlc > released.hlc and e.id not in item.entries  # type: ignore[union-attr]
+                if country_of.get(e.author) == country and e.hlc > released.hlc and e.id not in releases  # type: ignore[union-attr]
             ]
             targets.append(
                 {
                     "country": country,
                     "delivered_ms": delivered,
-                    "acknowledged_ms": first(a for a in theirs if a.body.level is AckLevel.NOTED),  # type: ignore[union-attr]
+                    "acknowledged_ms": noted,
                     "responded_ms": first(responses),
                 }
             )

@@ -85,7 +85,8 @@ MIGRATIONS = [
         paused_at_ms INTEGER,
         ended_ms INTEGER,
         control BLOB,                   -- the control incident, opened at STARTEX
-        loaded_ms INTEGER NOT NULL
+        loaded_ms INTEGER NOT NULL,
+        speed REAL NOT NULL             -- play time per wall time (1: people playing)
     );
     CREATE TABLE exercise_steps (       -- a release step done: stored with its entry
         run INTEGER NOT NULL REFERENCES exercise_runs(run) ON DELETE CASCADE,

@@ -284,6 +284,8 @@ msel_duration_s_max = 7 * 24 * 3600
 exercise_runs_max = 64
 # The conductor looks at its schedule this often: the release timing's granularity.
 conduct_tick_ms = 100
+# Play time per wall time: an hour's MSEL in 6 s for a simulation; beyond, injects bunch up.
+conduct_speed_max = 600
 # Addressed entries whose delivery receipt waits for the write gate (catching up at
 # start): beyond this the oldest wait for the next start-up scan.
 receipts_pending_max = 4096

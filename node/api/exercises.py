@@ -41,6 +41,7 @@ class MselLoad(BaseModel):
     shipped: str | None = Field(None, description="Name of a shipped MSEL (GET /v1/conduct/msels)")
     msel: str | None = Field(None, description="The MSEL file's TOML text")
     files: dict[str, str] = Field(default_factory=dict, description="Attachments: relative path -> base64 content")
+    speed: float = Field(1.0, ge=1, le=limits.conduct_speed_max, description="Play time per wall time (1: real time)")
 
 
 def _conductor(request: Request) -> Any:
@@ -86,7 +87,7 @@ async def load(payload: MselLoad, request: Request) -> dict[str, Any]:
             raise ApiError(422, "invalid_field", "files: each content must be base64") from None
     conductor = _conductor(request)
     with write_errors():
-        run_id = _conduct_errors(lambda: conductor.load(data, files))
+        run_id = _conduct_errors(lambda: conductor.load(data, files, payload.speed))
     return _run_json(request, run_id)
 
 

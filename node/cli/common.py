@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
+import httpx
 
 from protocol.errors import InvalidField
 
 from ..config import ConfigError
-from ..datadir import DataDirError
+from ..datadir import DataDir, DataDirError
 from ..store import StoreError
 
 EXIT_FAILURE = 1
@@ -46,3 +47,20 @@ def guarded(action: Callable[..., Any]) -> Callable[..., Any]:
 
 
 DATA_DIR = click.argument("data_dir", type=click.Path(file_okay=False, path_type=Path))
+
+
+def node_api(data_dir: Path) -> tuple[str, dict[str, str]]:
+    """The base URL of DATA_DIR's running node and the headers that authorise us there."""
+    datadir = DataDir(data_dir)
+    config = datadir.config()
+    return f"http://{config.api_host}:{config.api_port}", {"Authorization": f"Bearer {datadir.token()}"}
+
+
+def check_response(response: httpx.Response) -> None:
+    """Fail with the node's own error message for a 4xx or 5xx answer."""
+    if response.status_code >= 400:
+        try:
+            error = response.json()["error"]
+            fail(f"{error['message']} ({error['code']}, HTTP {response.status_code})")
+        except (ValueError, KeyError, TypeError):
+            fail(f"HTTP {response.status_code} from the node")

@@ -23,6 +23,7 @@ from ..config import Config
 from ..datadir import DataDir, DataDirError
 from ..store import Store
 from .common import DATA_DIR, default_data_dir, guarded
+from .exercise import exercise
 from .media import media
 from .operator import first_operator, operator
 from .sim import sim
@@ -34,6 +35,7 @@ def main() -> None:
     """QROC Mesh: incident records and media shared between Operational Centres."""
 
 
+main.add_command(exercise)
 main.add_command(media)
 main.add_command(operator)
 main.add_command(sim)

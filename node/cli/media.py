@@ -8,25 +8,9 @@ import click
 import httpx
 from tqdm import tqdm
 
-from ..datadir import DataDir
-from .common import DATA_DIR, fail, guarded
+from .common import DATA_DIR, check_response, fail, guarded, node_api
 
 BLOCK_BYTES = 256 * 1024
-
-
-def _api(data_dir: Path) -> tuple[str, dict[str, str]]:
-    datadir = DataDir(data_dir)
-    config = datadir.config()
-    return f"http://{config.api_host}:{config.api_port}", {"Authorization": f"Bearer {datadir.token()}"}
-
-
-def _check(response: httpx.Response) -> None:
-    if response.status_code >= 400:
-        try:
-            error = response.json()["error"]
-            fail(f"{error['message']} ({error['code']}, HTTP {response.status_code})")
-        except (ValueError, KeyError, TypeError):
-            fail(f"HTTP {response.status_code} from the node")
 
 
 @click.group()
@@ -43,7 +27,7 @@ def media() -> None:
 @guarded
 def put(data_dir: Path, incident: str, file: Path, mime: str | None, name: str | None) -> None:
     """Attach FILE to INCIDENT; prints the media item once it is stored durably."""
-    base, headers = _api(data_dir)
+    base, headers = node_api(data_dir)
     mime = mime or mimetypes.guess_type(file.name)[0] or "application/octet-stream"
     size = file.stat().st_size
     progress = tqdm(total=size, unit="B", unit_scale=True, desc=f"upload {file.name}", disable=None)
@@ -66,7 +50,7 @@ def put(data_dir: Path, incident: str, file: Path, mime: str | None, name: str |
         fail(f"cannot reach the node at {base}: {exc}")
     finally:
         progress.close()
-    _check(response)
+    check_response(response)
     click.echo(response.text)
 
 
@@ -77,13 +61,13 @@ def put(data_dir: Path, incident: str, file: Path, mime: str | None, name: str |
 @guarded
 def get(data_dir: Path, media_id: str, out: Path) -> None:
     """Save media item MEDIA_ID to OUT (once this node holds all of it)."""
-    base, headers = _api(data_dir)
+    base, headers = node_api(data_dir)
     tmp = out.with_name(f".{out.name}.part")
     try:
         with httpx.stream("GET", f"{base}/v1/media/{media_id}", headers=headers, timeout=None) as response:
             if response.status_code >= 400:
                 response.read()
-                _check(response)
+                check_response(response)
             total = int(response.headers.get("content-length", 0)) or None
             with (
                 open(tmp, "wb") as sink,

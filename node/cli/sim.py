@@ -1,5 +1,6 @@
 """`qroc sim`: resilience testing (the code lives in simulations/)."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -42,6 +43,29 @@ def run(scenario: Path, out: Path, seed: int, netns: bool) -> None:
         if not ok:
             click.echo(f"  failed: {name}")
     sys.exit(0 if report["ok"] else 1)
+
+
+@sim.command("exercise")
+@click.argument("msel")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Report directory")
+@click.option("--nodes", type=click.IntRange(1, 64), help="Nodes to run (default: one per participant)")
+@click.option("--speed", default=60.0, show_default=True, type=click.FloatRange(1, 600), help="Play time per wall time")
+@click.option("--seed", default=1, show_default=True, help="Seed for the players' reaction times")
+@guarded
+def exercise(msel: str, out: Path, nodes: int | None, speed: float, seed: int) -> None:
+    """Play MSEL (a shipped name, or an msel.toml path) on real nodes with simulated
+    players and a link cut halfway; write the after-action report into --out."""
+    from exercise.msel import MselError
+    from simulations.exercise import plan_for
+    from simulations.exercise import run as play
+
+    try:
+        plan = plan_for(msel, nodes, speed=speed, seed=seed)
+    except (OSError, MselError) as exc:
+        fail(f"{msel}: {exc}")
+    summary = trio.run(play, plan, out)
+    click.echo(json.dumps(summary, indent=1))
+    click.echo(f"report: {out / 'report.html'}")
 
 
 @sim.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})

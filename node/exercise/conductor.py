@@ -62,18 +62,21 @@ class Conductor:
 
     # --- loading ---
 
-    def load(self, data: bytes, files: Mapping[str, bytes]) -> int:
-        """Check an MSEL and its attachments and keep them as a new run (phase ready).
-        Raises MselError, naming the problem; nothing is kept then."""
+    def load(self, data: bytes, files: Mapping[str, bytes], speed: float = 1.0) -> int:
+        """Check an MSEL and its attachments and keep them as a new run (phase ready),
+        played at `speed` (play time per wall time). Raises MselError, naming the
+        problem; nothing is kept then."""
         if len(self.runs) >= limits.exercise_runs_max:
             raise MselError(f"this node keeps at most {limits.exercise_runs_max} exercise runs")
+        if not 1 <= speed <= limits.conduct_speed_max:
+            raise MselError(f"speed must be from 1 to {limits.conduct_speed_max}")
         msel = parse(data, {path: len(content) for path, content in files.items()})
         wanted = {path for inject in msel.injects for path in inject.attachments}
         now = self.node.now_ms()
         with self.node.store.transaction() as db:
-            run_id = runs.create(db, msel, data, "", now)
+            run_id = runs.create(db, msel, data, speed, now)
             folder = self.root / str(run_id)
-            db.execute("UPDATE exercise_runs SET folder = ? WHERE run = ?", (str(folder), run_id))
+            runs.set_folder(db, run_id, str(folder))
             try:
                 shutil.rmtree(folder, ignore_errors=True)
                 for path in wanted:
@@ -83,7 +86,7 @@ class Conductor:
             except OSError as exc:
                 shutil.rmtree(folder, ignore_errors=True)
                 raise StorageFailed(f"cannot keep the exercise's files: {exc}") from None
-        self.runs[run_id], self.folders[run_id] = Run(msel), folder
+        self.runs[run_id], self.folders[run_id] = Run(msel, speed=speed), folder
         log.info("exercise loaded", extra={"run": run_id, "exercise": msel.name, "injects": len(msel.injects)})
         return run_id
 

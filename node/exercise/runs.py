@@ -12,10 +12,10 @@ from exercise.conduct import Phase, Run
 from exercise.msel import Msel, parse
 
 
-def create(db: sqlite3.Connection, msel: Msel, data: bytes, folder: str, now_ms: int) -> int:
+def create(db: sqlite3.Connection, msel: Msel, data: bytes, speed: float, now_ms: int) -> int:
     added = db.execute(
-        "INSERT INTO exercise_runs (name, msel, folder, phase, loaded_ms) VALUES (?, ?, ?, ?, ?)",
-        (msel.name, data, folder, Phase.READY.value, now_ms),
+        "INSERT INTO exercise_runs (name, msel, folder, phase, loaded_ms, speed) VALUES (?, ?, '', ?, ?, ?)",
+        (msel.name, data, Phase.READY.value, now_ms, speed),
     )
     assert added.lastrowid is not None
     return added.lastrowid
@@ -25,11 +25,11 @@ def load(db: sqlite3.Connection) -> dict[int, tuple[Run, str]]:
     """Every run with the folder of its attachments."""
     out: dict[int, tuple[Run, str]] = {}
     rows = db.execute(
-        "SELECT run, msel, folder, phase, started_ms, paused_total_ms, paused_at_ms, ended_ms, control"
+        "SELECT run, msel, folder, phase, started_ms, paused_total_ms, paused_at_ms, ended_ms, control, speed"
         " FROM exercise_runs ORDER BY run"
     )
-    for run_id, data, folder, phase, started, paused_total, paused_at, ended, control in rows.fetchall():
-        run = Run(parse(data), Phase(phase), started, paused_total, paused_at, ended, control)
+    for run_id, data, folder, phase, started, paused_total, paused_at, ended, control, speed in rows.fetchall():
+        run = Run(parse(data), Phase(phase), started, paused_total, paused_at, ended, control, speed=speed)
         for inject, step, entry in db.execute(
             "SELECT inject, step, entry FROM exercise_steps WHERE run = ?", (run_id,)
         ):
@@ -38,6 +38,10 @@ def load(db: sqlite3.Connection) -> dict[int, tuple[Run, str]]:
             (run.published if decision == "published" else run.skipped).add(inject)
         out[run_id] = (run, folder)
     return out
+
+
+def set_folder(db: sqlite3.Connection, run_id: int, folder: str) -> None:
+    db.execute("UPDATE exercise_runs SET folder = ? WHERE run = ?", (folder, run_id))
 
 
 def save_phase(db: sqlite3.Connection, run_id: int, run: Run) -> None:
