@@ -11,7 +11,8 @@ Rules:
   SHA-256, so reading the file does not let anyone in. Each session has its own CSRF
   token. A session ends at logout, after `session_idle_ms_max` without a request, after
   `session_ms_max` whatever happens, and when its operator is removed or disabled.
-- Roles: `operator` reads and writes; `viewer` only reads.
+- Roles: `operator` reads and writes; `controller` also conducts exercises (loads MSELs,
+  starts, pauses, ends, publishes and skips injects); `viewer` only reads.
 """
 
 import hashlib
@@ -55,6 +56,7 @@ _DECOY = nacl.pwhash.argon2id.str(secrets.token_bytes(16))
 
 class Role(StrEnum):
     OPERATOR = "operator"
+    CONTROLLER = "controller"
     VIEWER = "viewer"
 
 
@@ -70,7 +72,11 @@ class Operator:
 
     @property
     def can_write(self) -> bool:
-        return self.role is Role.OPERATOR
+        return self.role in (Role.OPERATOR, Role.CONTROLLER)
+
+    @property
+    def can_conduct(self) -> bool:
+        return self.role is Role.CONTROLLER
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,11 @@ class Principal:
     def display_name(self) -> str | None:
         return None if self.operator is None else self.operator.display_name
 
+    @property
+    def can_conduct(self) -> bool:
+        """Exercise control: a tool with the node's token, or an operator with that role."""
+        return self.operator is None or self.operator.can_conduct
+
 
 class LoginThrottle:
     """Failed logins per key (a name, a client address) in the current window; bounded."""

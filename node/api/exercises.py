@@ -30,6 +30,7 @@ from protocol.hlc import wall_ms
 
 from ..exercise.conductor import shipped, shipped_files
 from ..reports import render
+from .auth import Principal
 from .errors import ApiError
 from .writes import hex_id, incident_state, operator_of, write_errors
 
@@ -46,6 +47,14 @@ class MselLoad(BaseModel):
 
 def _conductor(request: Request) -> Any:
     return request.app.state.node.conductor
+
+
+def _controlling(request: Request) -> Any:
+    """The conductor, for a request allowed to change a run (403 otherwise)."""
+    principal: Principal = request.state.principal
+    if not principal.can_conduct:
+        raise ApiError(403, "forbidden", "conducting an exercise needs an operator with the role controller")
+    return _conductor(request)
 
 
 def _run_json(request: Request, run_id: int) -> dict[str, Any]:
@@ -85,7 +94,7 @@ async def load(payload: MselLoad, request: Request) -> dict[str, Any]:
             files = {path: base64.b64decode(content, validate=True) for path, content in payload.files.items()}
         except binascii.Error:
             raise ApiError(422, "invalid_field", "files: each content must be base64") from None
-    conductor = _conductor(request)
+    conductor = _controlling(request)
     with write_errors():
         run_id = _conduct_errors(lambda: conductor.load(data, files, payload.speed))
     return _run_json(request, run_id)
@@ -103,7 +112,7 @@ async def one_run(run_id: int, request: Request) -> dict[str, Any]:
 
 def _phase_route(action: Literal["start", "pause", "resume", "end"]) -> Any:
     async def route(run_id: int, request: Request) -> dict[str, Any]:
-        conductor = _conductor(request)
+        conductor = _controlling(request)
         operator = operator_of(request)
         with write_errors():
             if action == "start":
@@ -124,7 +133,7 @@ def _phase_route(action: Literal["start", "pause", "resume", "end"]) -> Any:
 
 def _decision_route(decision: Literal["publish", "skip"]) -> Any:
     async def route(run_id: int, inject_id: str, request: Request) -> dict[str, Any]:
-        conductor = _conductor(request)
+        conductor = _controlling(request)
         with write_errors():
             _conduct_errors(lambda: conductor.decide(run_id, inject_id, decision))
         return _run_json(request, run_id)

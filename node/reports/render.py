@@ -171,7 +171,7 @@ def _timeline(report: Report) -> "Figure":
     if not released and not report["link_failures"]:
         _note(ax, "no injects released, no link failures")
     low, high = min(xs), max(xs)
-    pad = max(1.0, (high - low) * 0.04)
+    pad = max(0.05, (high - low) * 0.04)  # minutes: a compressed (simulated) hour spans one
     ax.set_xlim(low - pad, high + pad)
     ax.set_ylim(len(rows) + 0.7, -1.0)
     ax.set_yticks(range(len(rows) + 1), ["injects", *(_cut(c) for c in rows)], parse_math=False)

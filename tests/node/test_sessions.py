@@ -22,6 +22,7 @@ def add_operators(datadir) -> None:
     operators = Operators(datadir.operators_path)
     operators.add("jana", "Jana Novák", Role.OPERATOR, PASSWORD, 0)
     operators.add("wall", "Wall screen", Role.VIEWER, PASSWORD, 0)
+    operators.add("excon", "Exercise control", Role.CONTROLLER, PASSWORD, 0)
     operators.close()
 
 
@@ -107,6 +108,20 @@ async def test_a_viewer_reads_but_cannot_write(node):
         response = await api.post("/v1/incidents", json=INCIDENT, headers={"X-CSRF-Token": csrf})
         assert response.status_code == 403 and response.json()["error"]["code"] == "forbidden"
         assert node.store.counts()["entries"] == 1
+
+
+async def test_only_a_controller_conducts_an_exercise_and_everyone_sees_the_runs(node):
+    async with browser(node) as api:
+        csrf = await log_in(api, "jana")
+        refused = await api.post("/v1/conduct", json={"shipped": "crowd"}, headers={"X-CSRF-Token": csrf})
+        assert refused.status_code == 403 and "controller" in refused.json()["error"]["message"]
+        assert (await api.get("/v1/conduct")).json() == {"runs": []}
+    async with browser(node) as api:
+        csrf = await log_in(api, "excon")
+        loaded = await api.post("/v1/conduct", json={"shipped": "crowd"}, headers={"X-CSRF-Token": csrf})
+        assert loaded.status_code == 201 and loaded.json()["phase"] == "ready"
+        incident = await api.post("/v1/incidents", json=INCIDENT, headers={"X-CSRF-Token": csrf})
+        assert incident.status_code == 201  # a controller is an operator too
 
 
 async def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(node):
