@@ -2,12 +2,12 @@
 simulated players, with one link cut mid-exercise; the after-action report comes out.
 
 The controller's node (the MSEL's controller country) loads the MSEL, compressed by
-`speed`, and conducts it as it would with people. Every other node runs a player: it
+`speed`, and conducts it as it would with people. Every node runs a player: it
 follows its node's live events and, for each entry the controller releases to it, takes
 note after a reaction time (drawn, in play seconds, from `reaction_s`) and, for some
 incidents, answers with a comment. Halfway through, the link between the controller
-and the first other node is cut for `cut_fraction` of the play time (both directions,
-through the link emulator). At ENDEX the runner waits up to `settle_s` for the receipts,
+and the first other node is cut for `cut_fraction` of the play time, at least CUT_MIN_S
+(both directions, through the link emulator). At ENDEX the runner waits up to `settle_s` for the receipts,
 then fetches report.json and report.html from the controller (timing both) and writes
 them, with a summary, into DIR.
 """
@@ -26,6 +26,10 @@ import trio
 from exercise.msel import Msel, parse
 
 from .federation import Cluster
+
+# A cut shorter than this is no link failure: the node closes a connection whose link has
+# been silent for 5 s (README, liveness), so it would show in no report.
+CUT_MIN_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,7 @@ async def run(plan: Plan, out: Path) -> dict[str, Any]:
                 cut["down_s"] = trio.current_time() - started
                 cluster.links.set_link(0, 1, False)
                 cluster.links.set_link(1, 0, False)
-                await trio.sleep(play_s * plan.cut_fraction)
+                await trio.sleep(max(play_s * plan.cut_fraction, CUT_MIN_S))
                 cluster.links.set_link(0, 1, True)
                 cluster.links.set_link(1, 0, True)
                 cut["up_s"] = trio.current_time() - started
