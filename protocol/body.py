@@ -6,6 +6,7 @@ share keys 1–7 (the incident's fields); comments and media manifests have keys
     open, update:  0 incident (update only)  1 title  2 category  3 severity  4 status
                    5 description  6 location [lat_e7, lon_e7, place]  7 tags (added)
                    8 tags removed [[tag, [add ids]]] (update only)
+                   9 origin [format, sender, identifier] (open only: an imported incident)
     comment:       0 incident  1 text
     media:         0 incident  1 file name  2 MIME type  3 size  4 chunk size
                    5 chunk hashes  6 SHA-256 of the file
@@ -78,12 +79,15 @@ COMMENT_TEXT = TextRule("text", limits.text_chars_max, Shape.FREE)
 QUESTIONNAIRE = TextRule("questionnaire", limits.questionnaire_chars_max)
 AREA = TextRule("area", limits.questionnaire_chars_max)
 NOTE = TextRule("note", limits.profile_note_chars_max, Shape.FREE, empty=True)
+ORIGIN_FORMAT = TextRule("origin format", 16)  # cap, edxl-de, emsi, cot: a short name
+ORIGIN_ID = TextRule("origin", limits.origin_chars_max)
 FILE_NAME = TextRule("file name", limits.file_name_chars_max, Shape.FILE_NAME)
 # RFC 6838 restricted names, lower case (MIME types are case-insensitive: one spelling).
 _MIME = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*")
 
-OPEN_KEYS = {1: "title", 2: "category", 3: "severity", 4: "status", 5: "description", 6: "location", 7: "tags"}
-UPDATE_KEYS = {0: "incident", **OPEN_KEYS, 7: "tags added", 8: "tags removed"}
+FIELD_KEYS = {1: "title", 2: "category", 3: "severity", 4: "status", 5: "description", 6: "location", 7: "tags"}
+OPEN_KEYS = {**FIELD_KEYS, 9: "origin"}
+UPDATE_KEYS = {0: "incident", **FIELD_KEYS, 7: "tags added", 8: "tags removed"}
 COMMENT_KEYS = {0: "incident", 1: "text"}
 ACK_KEYS = {0: "incident", 1: "entry", 2: "level"}
 PROFILE_KEYS = {0: "questionnaire", 1: "answers"}
@@ -199,12 +203,37 @@ def _check_tags(tags: tuple[str, ...], name: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an imported incident came from: the standard (cap, edxl-de, emsi, cot), the
+    sender and the sender's identifier, as that standard names them."""
+
+    format: str
+    sender: str
+    identifier: str
+
+    def __post_init__(self) -> None:
+        ORIGIN_FORMAT.check(self.format)
+        ORIGIN_ID.check(self.sender)
+        ORIGIN_ID.check(self.identifier)
+
+    def to_cbor(self) -> list[str]:
+        return [self.format, self.sender, self.identifier]
+
+    @classmethod
+    def from_cbor(cls, value: Any) -> "Origin":
+        if type(value) is not list or len(value) != 3:
+            raise InvalidField("origin must be [format, sender, identifier]")
+        return cls(*value)
+
+
+@dataclass(frozen=True, slots=True)
 class Open:
     """Opens an incident; its entry id becomes the incident id. Without a status it opens
     with status open, and that value takes part in the status register like any other."""
 
     registers: Registers
     tags: tuple[str, ...] = ()
+    origin: Origin | None = None
     kind = Kind.OPEN
 
     def __post_init__(self) -> None:
@@ -213,17 +242,26 @@ class Open:
             raise InvalidField("opening an incident needs a title, a category and a severity")
         object.__setattr__(self, "tags", tuple(sorted(set(self.tags))))
         _check_tags(self.tags, "tags")
+        if self.origin is not None and not isinstance(self.origin, Origin):
+            raise InvalidField("origin must be an origin")
 
     def to_cbor(self) -> dict[int, Any]:
         out = self.registers.to_cbor()
         if self.tags:
             out[7] = list(self.tags)
+        if self.origin is not None:
+            out[9] = self.origin.to_cbor()
         return out
 
     @classmethod
     def from_cbor(cls, value: Any) -> "Open":
         fields = Fields(value, "open body", OPEN_KEYS)
-        return cls(Registers.read(fields), fields.array(7, _tag, limits.tags_max, sorted_unique=True))
+        origin = fields.raw(9, required=False)
+        return cls(
+            Registers.read(fields),
+            fields.array(7, _tag, limits.tags_max, sorted_unique=True),
+            None if origin is None else Origin.from_cbor(origin),
+        )
 
 
 def _removal(value: Any) -> tuple[str, tuple[bytes, ...]]:

@@ -158,6 +158,7 @@ class IncidentState:
             "location": None if location is None else location.degrees(),
             "tags": list(partial.tags()),
             "exercise": self.opening.exercise,
+            "origin": self.opening.body.origin,  # type: ignore[union-attr]
             "author": self.opening.author,
             "operator": self.opening.operator,
             "created_hlc": self.opening.hlc,

@@ -301,3 +301,26 @@ questionnaire_chars_max = 64
 profile_level_max = 9
 # Profiles considered for the capability matrix history: every save of every member.
 profile_history_max = 1000
+
+# --- standards bridges (CAP, EDXL-DE, EMSI, CoT) ---
+# An imported document: a CAP alert with a few languages and areas is a few tens of KiB;
+# an EDXL-DE envelope carries a few of them. Refused before parsing beyond this.
+xml_bytes_max = 1024 * 1024
+# Element nesting: the deepest public example (EMSI inside EDXL-DE) is about 12 levels.
+xml_depth_max = 32
+# Elements in one document: bounds the parse's memory whatever the nesting.
+xml_elements_max = 20_000
+# An imported incident's origin (wire, open key 9): format, sender and identifier, as the
+# standards' own id fields (EDXL strings are 1-1023 characters; CAP's are unbounded).
+origin_chars_max = 1023
+# CoT streaming: events waiting for a slow TAK client before the oldest is dropped.
+cot_queue_max = 1000
+# Reconnecting to a TAK server: backoff from the first to the last delay.
+cot_backoff_ms_min = 500
+cot_backoff_ms_max = 30_000
+# Inbound CoT: one connection's event before it is cut (one TAK event is a few KiB), and
+# connections open at once.
+cot_event_bytes_max = 64 * 1024
+cot_clients_max = 16
+# The CAP Atom feed: its newest incidents.
+cap_feed_items_max = 200

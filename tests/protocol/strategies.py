@@ -19,6 +19,7 @@ from protocol.body import (
     LAT_E7_MAX,
     LON_E7_MAX,
     NOTE,
+    ORIGIN_ID,
     PLACE,
     QUESTIONNAIRE,
     TAG,
@@ -32,6 +33,7 @@ from protocol.body import (
     Location,
     Media,
     Open,
+    Origin,
     Profile,
     Registers,
     Severity,
@@ -85,8 +87,14 @@ full_registers = st.builds(
     severity=st.sampled_from(Severity),
     status=st.none() | st.sampled_from(Status),
 )
+origins = st.builds(
+    Origin, st.sampled_from(["cap", "edxl-de", "emsi", "cot"]), valid_text(ORIGIN_ID, 20), valid_text(ORIGIN_ID, 40)
+)
 opens = st.builds(
-    Open, full_registers, st.lists(st.text(alphabet="abc", min_size=1, max_size=3), max_size=4).map(tuple)
+    Open,
+    full_registers,
+    st.lists(st.text(alphabet="abc", min_size=1, max_size=3), max_size=4).map(tuple),
+    st.none() | origins,
 )
 updates = st.builds(
     Update,
