@@ -182,11 +182,14 @@ class Run:
             "speed": self.speed,
             "play_ms": self.play_ms(now_ms),
             "duration_ms": self.msel.duration_ms,
+            "controller": self.msel.controller,
+            "participants": list(self.msel.participants),
             "injects": [
                 {
                     "id": i.id,
                     "at_ms": i.at_ms,
                     "kind": i.kind.value,
+                    "incident": i.incident,
                     "to": list(i.to),
                     "title": i.registers.title or i.text or "",
                     "state": self.state_of(i),

@@ -4,12 +4,14 @@ import {del, get, onUnauthorized, setCsrf, settled} from './api.js';
 import {renderExerciseBanner, renderFederationBanner, renderNodeBanner} from './banner.js';
 import {h, refreshTimes, toast} from './dom.js';
 import {showLogin} from './login.js';
-import {emit, href, incidents, initSeen, loadIncidents, putIncident, state} from './state.js';
+import {canWrite, emit, href, incidents, initSeen, loadIncidents, putIncident, state} from './state.js';
 import * as board from './board.js';
 import * as mapView from './mapview.js';
 import * as incidentView from './incident.js';
 import * as federation from './federation.js';
 import * as newIncident from './new.js';
+import * as conduct from './conduct.js';
+import * as capabilities from './capabilities.js';
 
 const ROUTES = [
   [/^\/board$/, board.mount],
@@ -17,7 +19,12 @@ const ROUTES = [
   [/^\/incident\/([0-9a-fA-F]+)$/, incidentView.mount],
   [/^\/federation$/, federation.mount],
   [/^\/new$/, newIncident.mount],
+  [/^\/conduct$/, conduct.mountList],
+  [/^\/conduct\/(\d+)$/, conduct.mountRun],
+  [/^\/capabilities$/, capabilities.mount],
 ];
+// Views that show the same whatever the traffic: switching traffic stays on them.
+const TRAFFIC_FREE = /^\/(board|map|federation|new|conduct(\/\d+)?|capabilities)$/;
 
 let unmount = null;
 let events = null;
@@ -47,10 +54,10 @@ function start(session) {
   setCsrf(session.csrf_token);
   initSeen(session.operator.name, session.node.peer_id);
   running = true;
-  document.body.classList.toggle('viewer', session.operator.role !== 'operator');
+  document.body.classList.toggle('viewer', !canWrite());
   document.getElementById('node-name').textContent = `${session.node.country} ${session.node.name}`;
   document.getElementById('operator').textContent = `${session.operator.display_name || session.operator.name} (${session.operator.role})`;
-  document.getElementById('new-exercise').hidden = session.operator.role !== 'operator';
+  document.getElementById('new-exercise').hidden = !canWrite();
   document.getElementById('app').hidden = false;
   document.getElementById('login-page').hidden = true;
   state.traffic = null;  // forces route() to load the store for the hash's traffic
@@ -109,6 +116,7 @@ function route() {
     state.traffic = traffic;
     renderTrafficSelect();
     renderExerciseBanner();
+    loadExerciseRuns();
     renderFederationBanner();
     loadIncidents({clear: true}).catch((err) => toast(err.message));
   }
@@ -135,7 +143,7 @@ function route() {
 // the other traffic. The new-incident form stays, and then opens an exercise incident.
 function switchTraffic(traffic) {
   const {path} = parseHash();
-  const keep = ['/board', '/map', '/federation', '/new'].includes(path) ? path : '/board';
+  const keep = TRAFFIC_FREE.test(path) ? path : '/board';
   location.hash = href(keep, traffic);
 }
 
@@ -148,6 +156,23 @@ async function loadExercises() {
   } catch (err) {
     if (err.status !== 401) console.warn('exercises:', err.message);
   }
+}
+
+// The runs of the exercise on view that this node conducts (it is their controller):
+// the banner links to their dashboard and after-action report.
+let runsAsked = 0;
+async function loadExerciseRuns() {
+  const asked = ++runsAsked;
+  const traffic = state.traffic;
+  let runs = [];
+  if (traffic) {
+    try {
+      runs = (await get('/v1/conduct')).runs.filter((r) => r.name === traffic);
+    } catch (err) {
+      if (err.status !== 401) console.warn('conduct runs:', err.message);
+    }
+  }
+  if (asked === runsAsked && running) renderExerciseBanner(runs);
 }
 
 function renderTrafficSelect() {
@@ -223,6 +248,8 @@ async function onEntry(message) {
     return;
   }
   const entry = data.entry || {};
+  // A self-assessment concerns no incident: the capabilities view re-reads the matrix.
+  if (entry.kind === 'profile') return emit('profile', entry);
   if (entry.exercise && !state.exercises.some((e) => e.name === entry.exercise)) loadExercises();
   let incident = data.incident;
   if (!incident && entry.incident) {
@@ -232,7 +259,8 @@ async function onEntry(message) {
       incident = null;  // not viewable here (yet); the next event or reload brings it
     }
   }
-  if (incident && putIncident(incident)) emit('incident', incident);
+  // An ack changes no field of the incident: no board flash for it, only the timeline.
+  if (incident && putIncident(incident) && entry.kind !== 'ack') emit('incident', incident);
   emit('entry', entry);
 }
 

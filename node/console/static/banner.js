@@ -40,9 +40,18 @@ export function renderNodeBanner() {
   banner.replaceChildren(...lines.map((t) => h('div', {text: t})));
 }
 
-export function renderExerciseBanner() {
+// `runs`: the runs of this exercise that this node conducts (GET /v1/conduct), each with
+// its dashboard and after-action report.
+export function renderExerciseBanner(runs = []) {
   const banner = document.getElementById('exercise-banner');
   banner.hidden = !state.traffic;
-  banner.textContent = state.traffic ? `EXERCISE — ${state.traffic}` : '';
+  banner.replaceChildren(state.traffic ? `EXERCISE — ${state.traffic}` : '');
   document.body.classList.toggle('in-exercise', Boolean(state.traffic));
+  if (!state.traffic || !runs.length) return;
+  banner.append(h('span', {class: 'exercise-runs'}, ...runs.map((r) => h('span', {class: 'exercise-run', dataset: {run: String(r.run)}},
+    `Run ${r.run} (${r.phase}): `,
+    h('a', {href: href(`/conduct/${r.run}`), text: 'Conduct'}), ' · ',
+    h('a', {href: `/v1/conduct/${r.run}/report.html`, download: '', text: 'Download after-action report'}), ' ',
+    h('a', {href: `/v1/conduct/${r.run}/report.json`, download: '', text: '(JSON)',
+      'aria-label': 'Download after-action report (JSON)'})))));
 }

@@ -1,6 +1,8 @@
 // The incident view (#/incident/ID): fields, Edit/Save, location on a small map, comments,
-// timeline with delivery receipts, and media. Re-read on every event about this incident
-// and its entries every 5 s (receipts change as other OCs sync).
+// timeline with delivery receipts and acknowledgements, media, and the report downloads.
+// Re-read on every event about this incident and its entries every 5 s (receipts change
+// as other OCs sync). An incident of other traffic (an exercise inject opened from the
+// real view) is shown in its own traffic's view, under the exercise banner.
 import {get, patch, post} from './api.js';
 import {
   CATEGORY_LABEL, STATUS_LABEL, absTime, exerciseBadge, field, h, oc, severityBadge, timeEl, toast,
@@ -9,7 +11,7 @@ import {formError, incidentFields, showError} from './forms.js';
 import {createMap} from './map.js';
 import {createGallery, createUploader} from './media.js';
 import {createTimeline} from './timeline.js';
-import {canWrite, href, markSeen, on, putIncident} from './state.js';
+import {canWrite, href, markSeen, on, putIncident, state} from './state.js';
 
 const ENTRIES_MS = 5000;
 
@@ -31,8 +33,11 @@ export function mount(main, id) {
   const mapHint = h('p', {class: 'hint', hidden: true, text: 'Click the map to set the incident location. Esc cancels.'});
   const locMap = createMap({small: true, onPick: writer ? pickLocation : null});
   const comments = h('ol', {id: 'comments'});
-  const timeline = createTimeline();
+  const timeline = createTimeline(id, () => loadEntries());
   const entriesError = h('div', {class: 'form-error', role: 'alert', hidden: true});
+  const reports = h('p', {class: 'downloads'}, 'Download the report: ',
+    h('a', {href: `/v1/incidents/${id}/report.html`, download: '', text: 'Report (HTML)'}), ' ',
+    h('a', {href: `/v1/incidents/${id}/report.json`, download: '', text: 'Report (JSON)'}));
   const gallery = createGallery(id);
   const uploader = writer ? createUploader(id, (m) => gallery.update([m])) : null;
 
@@ -42,7 +47,7 @@ export function mount(main, id) {
   const commentForm = writer ? h('form', {class: 'comment-form'},
     field('Comment', commentBox, 'Ctrl+Enter sends'), commentError, h('div', {class: 'actions'}, commentButton)) : null;
 
-  section.append(back, head, notice,
+  section.append(back, head, reports, notice,
     h('div', {class: 'incident-grid'},
       h('div', {class: 'col'},
         h('div', {class: 'panel'}, actions, details, editBox),
@@ -58,6 +63,10 @@ export function mount(main, id) {
     try {
       const inc = await get(`/v1/incidents/${id}`);
       if (!alive) return;
+      if ((inc.exercise || '') !== state.traffic) {
+        location.replace(href(`/incident/${id}`, inc.exercise || ''));
+        return;
+      }
       incident = inc;
       putIncident(inc);
       render();
@@ -249,6 +258,7 @@ export function mount(main, id) {
   const offs = [
     on('entry', (entry) => {
       if (entry.incident !== id) return;
+      if (entry.kind === 'ack') return loadEntries();  // an OC took note: only the timeline changes
       if (editing) {
         notice.textContent = `Changed by ${entry.operator ? `${entry.operator}, ` : ''}${oc(entry.author)} while you edit: Save sends only the fields you changed.`;
         notice.hidden = false;

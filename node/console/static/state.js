@@ -15,7 +15,10 @@ export const state = {
 // /status); the board then shows their thumbnails without waiting for a retry.
 export const completeMedia = new Set();
 
-export const canWrite = () => state.session && state.session.operator.role === 'operator';
+// Roles: operator writes; controller writes and conducts exercises; viewer only reads.
+const role = () => (state.session ? state.session.operator.role : null);
+export const canWrite = () => role() === 'operator' || role() === 'controller';
+export const canConduct = () => role() === 'controller';
 
 // A tiny event bus: views subscribe while mounted and unsubscribe on unmount.
 const bus = new EventTarget();
