@@ -35,6 +35,10 @@ class Config:
     # other machines of the OC's network. With it, session cookies are Secure.
     tls_cert: str = ""
     tls_key: str = ""
+    # Cursor-on-Target: incidents streamed to TAK servers or clients ("tcp://host:port"),
+    # and a listener for TAK clients' markers ("HOST:PORT"; empty: none).
+    cot_out: list[str] = field(default_factory=list)
+    cot_in: str = ""
 
     def __post_init__(self) -> None:
         check = _Check(self)
@@ -62,6 +66,16 @@ class Config:
             self.tls_key
         ):
             raise ConfigError("config options 'tls_cert' and 'tls_key' are PEM file paths, both given or neither")
+        if not isinstance(self.cot_out, list) or not all(
+            isinstance(d, str) and d.startswith("tcp://") for d in self.cot_out
+        ):
+            raise ConfigError("config option 'cot_out' must be a list of 'tcp://HOST:PORT'")
+        for destination in self.cot_out:
+            parse_host_port(destination.removeprefix("tcp://"), "cot_out")
+        if not isinstance(self.cot_in, str):
+            raise ConfigError("config option 'cot_in' must be HOST:PORT, or empty for none")
+        if self.cot_in:
+            parse_host_port(self.cot_in, "cot_in")
 
     def to_toml(self) -> str:
         return tomli_w.dumps({k: v for k, v in asdict(self).items() if not k.startswith("api_")})

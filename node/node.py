@@ -28,7 +28,7 @@ from protocol.roster import Member
 from protocol.sync import Received, Session, entries_beyond
 
 from .api.app import serve_api
-from .config import Config
+from .config import Config, parse_host_port
 from .datadir import DataDir
 from .errors import NETWORK_ERRORS, StorageFailed, report_unexpected
 from .exercise.conductor import Conductor
@@ -41,6 +41,7 @@ from .mesh.liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
 from .mesh.liveness import Prober, handle_probe
 from .mesh.syncer import PROTOCOL_ID, close_quietly, run_session
 from .metrics import Metrics
+from .standards.cot_stream import CotIn, CotOut
 from .store import Also, Store
 from .views import MemberLink, incident_json, incident_summary
 
@@ -76,6 +77,7 @@ class Node:
         self.receipts = Receipts(self)
         self.receipts.unanswered()
         self.conductor = Conductor(self)
+        self.cot_out = CotOut(self, self.config.cot_out)
 
     # --- time and state ---
 
@@ -177,6 +179,7 @@ class Node:
             self.metrics.forks.inc()
         if applied.incidents:
             self._store_views(self.replica, applied.incidents)
+            self.cot_out.on_incidents(applied.incidents)
         self.metrics.pending.set(self.replica.log.pending_count())
         if self.media is not None:
             self.media.on_entries(applied.stored)
@@ -407,6 +410,7 @@ class Node:
         for host, port, what in [
             *tcp_endpoints(self.config.listen),
             (self.config.api_host, self.config.api_port, "API"),
+            *([(*parse_host_port(self.config.cot_in, "cot_in"), "CoT listener")] if self.config.cot_in else []),
         ]:
             check_port_free(host, port, what)
         self.host = make_host(
@@ -435,6 +439,9 @@ class Node:
                     nursery.start_soon(self._receipts_sync)
                     nursery.start_soon(self.receipts.run)
                     nursery.start_soon(self.conductor.release_forever)
+                    nursery.start_soon(self.cot_out.run)
+                    if self.config.cot_in:
+                        await nursery.start(CotIn(self, self.config.cot_in).run)
                     nursery.start_soon(Prober(self.host, self.connected, self.metrics, self._endpoints).run)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)

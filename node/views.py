@@ -1,7 +1,7 @@
 """Incident state as local tools see it: JSON values, times in RFC 3339 UTC."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Any
@@ -59,6 +59,7 @@ def _summary_json(view: dict[str, Any], roster: Roster) -> dict[str, Any]:
         "location": view["location"],
         "tags": view["tags"],
         "exercise": view["exercise"],
+        "origin": None if view["origin"] is None else asdict(view["origin"]),
         "created_at": rfc3339(view["created_at_ms"]),
         "updated_at": rfc3339(view["updated_at_ms"]),
         "author": author(roster, view["author"]),

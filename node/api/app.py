@@ -299,12 +299,14 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
     from .exercises import router as exercises
     from .incidents import router as incidents
     from .media import router as media
+    from .standards import router as standards
 
     app.include_router(session)
     app.include_router(incidents, dependencies=guard)
     app.include_router(media, dependencies=guard)
     app.include_router(exercises, dependencies=guard)
     app.include_router(assessment, dependencies=guard)
+    app.include_router(standards, dependencies=guard)
     app.include_router(console)
     return app  # type: ignore[no-any-return]
 
@@ -313,6 +315,8 @@ async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> N
     def body_bytes_max(path: str) -> int:
         if path.endswith("/media"):
             return limits.media_bytes_max
+        if path.startswith("/v1/import/"):
+            return limits.xml_bytes_max
         return limits.msel_upload_bytes_max if path == "/v1/conduct" else limits.api_body_bytes_max
 
     operators = Operators(node.datadir.operators_path)

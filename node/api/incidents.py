@@ -43,6 +43,7 @@ from .models import (
     Timeline,
 )
 from .models import Location as LocationIn
+from .standards import MEDIA_TYPES, exported, format_for
 from .writes import hex_id, incident_state, node_of, write, write_errors
 
 router = APIRouter(tags=["incidents"])
@@ -125,8 +126,17 @@ async def list_incidents(
     return {"incidents": [v for v in views if v is not None], "next_cursor": cursor_out}
 
 
-@router.get("/v1/incidents/{incident_id}", response_model=Incident)
-async def get_incident(incident_id: str, request: Request) -> dict[str, Any]:
+@router.get(
+    "/v1/incidents/{incident_id}",
+    response_model=Incident,
+    responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}},
+)
+async def get_incident(incident_id: str, request: Request) -> Any:
+    """The incident as JSON; with `Accept: application/cap+xml` (or edxl-de+xml, emsi+xml,
+    cot+xml) as that standard's document, as /export/{format} gives it."""
+    fmt = format_for(request.headers.get("accept", ""))
+    if fmt is not None:
+        return exported(node_of(request), hex_id(incident_id), fmt)
     view = node_of(request).incident_view(hex_id(incident_id))
     if view is None:
         raise ApiError(404, "not_found", f"no incident {incident_id}")
@@ -241,7 +251,7 @@ def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any] | None:
             "kind": entry.kind.name.lower(),
             "author": author(node.roster, entry.author),
             "seq": entry.seq,
-            "incident": entry.incident.hex(),
+            "incident": None if entry.kind is Kind.PROFILE else entry.incident.hex(),  # a profile is about none
             "exercise": entry.exercise,
             "operator": entry.operator,
         },

@@ -119,6 +119,12 @@ class MediaOut(BaseModel):
     complete: bool = Field(description="This node holds the whole file: it can be downloaded and shown")
 
 
+class Origin(BaseModel):
+    format: str = Field(description="cap, edxl-de, emsi or cot")
+    sender: str
+    identifier: str
+
+
 class Incident(BaseModel):
     id: str
     title: str
@@ -129,6 +135,7 @@ class Incident(BaseModel):
     location: dict[str, Any] | None
     tags: list[str]
     exercise: str | None
+    origin: Origin | None = Field(description="Where an imported incident came from (null: opened here)")
     created_at: str
     updated_at: str
     author: Author
