@@ -82,21 +82,23 @@ async def test_hostile_xml_is_refused_counted_and_nothing_is_stored(tmp_path):
         assert 'source="import"' in metrics
 
 
-async def test_an_incident_exported_as_cap_from_a_and_imported_on_b_has_the_same_fields(tmp_path):
-    dirs = federation(tmp_path, 2)
+async def test_an_incident_exported_from_a_in_each_format_and_imported_on_b_has_the_same_fields(tmp_path):
+    dirs = federation(tmp_path, 2, gossip=False, sync_interval_s=3600)  # B learns it only by import
     async with running(dirs) as (a, b), client(a) as api_a, client(b) as api_b:
         await wait_until(lambda: a.writable and b.writable)
-        opened = (await api_a.post("/v1/incidents", json=INCIDENT)).json()
-        document = await api_a.get(f"/v1/incidents/{opened['id']}", headers={"Accept": "application/cap+xml"})
-        assert document.headers["content-type"].startswith("application/cap+xml")
-        for fmt in ("edxl-de", "emsi", "cot"):
-            assert (await api_a.get(f"/v1/incidents/{opened['id']}/export/{fmt}")).status_code == 200
-        imported = await api_b.post("/v1/import/cap", content=document.content)
-        assert imported.status_code in (200, 201), imported.text
-        copy = (await api_b.get(f"/v1/incidents/{imported.json()['results'][0]['incident']}")).json()
-        for field in ("title", "description", "category", "severity", "status", "tags"):
-            assert copy[field] == opened[field], field
-        assert abs(copy["location"]["lat"] - opened["location"]["lat"]) < 1e-6
+        opened = (await api_a.post("/v1/incidents", json={**INCIDENT, "exercise": "Manhunt drill"})).json()
+        by_accept = await api_a.get(f"/v1/incidents/{opened['id']}", headers={"Accept": "application/cap+xml"})
+        assert by_accept.headers["content-type"].startswith("application/cap+xml")
+        for fmt in ("cap", "edxl-de", "emsi", "cot"):
+            document = await api_a.get(f"/v1/incidents/{opened['id']}/export/{fmt}")
+            assert document.status_code == 200, (fmt, document.text)
+            imported = await api_b.post(f"/v1/import/{fmt}", content=document.content)
+            assert imported.status_code in (200, 201), (fmt, imported.text)
+            copy = (await api_b.get(f"/v1/incidents/{imported.json()['results'][0]['incident']}")).json()
+            for field in ("title", "description", "category", "severity", "status", "tags", "exercise"):
+                assert copy[field] == opened[field], (fmt, field)
+            assert abs(copy["location"]["lat"] - opened["location"]["lat"]) < 1e-6, fmt
+            assert copy["origin"]["format"] == ("cap" if fmt == "edxl-de" else fmt)
 
 
 TAK_MARKER = b"""<?xml version='1.0' encoding='UTF-8' standalone='yes'?>
