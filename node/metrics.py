@@ -55,6 +55,10 @@ class Metrics:
             ["reason"],
             registry=r,
         )
+        self.throttled = Counter(
+            "qroc_throttled", "Inputs from members dropped over their budget, by kind", ["kind"], registry=r
+        )
+        self.bans = Counter("qroc_peer_bans", "Members banned for repeated invalid or excess input", registry=r)
         self.chunks_collected = Counter(
             "qroc_chunks_collected",
             "Chunk files removed because no stored manifest lists them (failed uploads, crashes mid-upload)",

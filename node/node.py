@@ -19,6 +19,7 @@ from libp2p.peer.id import ID
 
 from protocol import limits
 from protocol.body import Body
+from protocol.budget import OFFENCES, Budgets, Input
 from protocol.entry import Entry, decode
 from protocol.errors import ProtocolError, WriteRefused
 from protocol.gate import WriteGate
@@ -74,6 +75,8 @@ class Node:
         self.started = trio.Event()
         self._nursery: trio.Nursery | None = None
         self.media: MediaService | None = None
+        self.budgets = Budgets()
+        self.prober: Prober | None = None
         self.receipts = Receipts(self)
         self.receipts.unanswered()
         self.conductor = Conductor(self)
@@ -225,12 +228,34 @@ class Node:
         log.info(
             "input rejected", extra={"reason": exc.reason, "source": source, "peer": peer, "detail": str(exc)[:200]}
         )
+        if peer is not None and exc.reason in OFFENCES:
+            self._offence(peer)
+
+    def within_budget(self, peer: str, kind: Input) -> bool:
+        """Spend one of `peer`'s `kind` tokens (protocol/budget.py); over budget, the input
+        is dropped and counts as an offence."""
+        if self.budgets.take(peer, kind, self.now_ms()):
+            return True
+        self.metrics.throttled.labels(kind.value).inc()
+        self._offence(peer)
+        return False
+
+    def _offence(self, peer: str) -> None:
+        until = self.budgets.offence(peer, self.now_ms())
+        if until is None:
+            return
+        self.metrics.bans.inc()
+        log.warning("member banned for repeated invalid or excess input", extra={"peer": peer, "until_ms": until})
+        if self._nursery is not None and self.prober is not None:
+            self._nursery.start_soon(self.prober.close_all, peer)
 
     async def _validate_gossip(self, peer: str, envelope: bytes) -> bool:
         """Gossip topic validator: verify, store durably, then let libp2p forward it."""
         self.metrics.gossip_received.inc()
         if not self.config.gossip:
             return False  # fast path off: everything arrives by sync
+        if not self.within_budget(peer, Input.GOSSIP):
+            return False
         now = self.now_ms()
         self.store.now_ms = now
         try:
@@ -345,7 +370,7 @@ class Node:
 
     async def _handle_sync_stream(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id.to_base58()
-        if not self._slot_free(peer):
+        if not self.within_budget(peer, Input.SYNC) or not self._slot_free(peer):
             self.metrics.sync_sessions.labels("refused").inc()
             await stream.reset()
             return
@@ -375,7 +400,8 @@ class Node:
         return member_endpoints(self.roster.by_peer_id(peer))
 
     def _is_member(self, peer: str) -> bool:
-        return self.roster.by_peer_id(peer) is not None
+        """Admitted at the handshake: on the roster and not banned."""
+        return self.roster.by_peer_id(peer) is not None and not self.budgets.banned(peer, self.now_ms())
 
     def _on_refused(self, peer: str) -> None:
         self.metrics.refused_peers.inc()
@@ -442,7 +468,8 @@ class Node:
                     nursery.start_soon(self.cot_out.run)
                     if self.config.cot_in:
                         await nursery.start(CotIn(self, self.config.cot_in).run)
-                    nursery.start_soon(Prober(self.host, self.connected, self.metrics, self._endpoints).run)
+                    self.prober = Prober(self.host, self.connected, self.metrics, self._endpoints)
+                    nursery.start_soon(self.prober.run)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)
                     log.info("node started", extra={"peer_id": self.peer_id, "listen": self.listen_addrs})

@@ -324,3 +324,23 @@ cot_event_bytes_max = 64 * 1024
 cot_clients_max = 16
 # The CAP Atom feed: its newest incidents.
 cap_feed_items_max = 200
+
+# --- per-peer budgets and penalties (protocol/budget.py) ---
+# Gossip messages a member may forward to us: 11 members writing 20 entries/s between
+# them is 220/s at most from any one forwarder; twice that, with a second's burst.
+budget_gossip_per_s = 500
+budget_gossip_burst = 1000
+# Sync sessions a member may open with us: the periodic and receipts syncs open about one
+# every 2 s; a reconnection storm a few at once.
+budget_sync_per_s = 2
+budget_sync_burst = 20
+# Chunk requests (1 MiB each): 200/s is 200 MiB/s, more than any link here carries.
+budget_chunks_per_s = 200
+budget_chunks_burst = 400
+# Offences (invalid or throttled inputs) before a ban, and how fast they are forgotten.
+offences_max = 50
+offence_half_life_ms = 60_000
+# Ban lengths double with each ban, from a minute to a day; forgiven after a clean day.
+ban_ms_min = 60_000
+ban_ms_max = 24 * 3600 * 1000
+ban_forgive_ms = 24 * 3600 * 1000

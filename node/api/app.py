@@ -245,6 +245,15 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
                 ]
                 yield link, (hexed[0], hexed[1])
 
+    def standing_json(node: Any, peer: str) -> dict[str, Any]:
+        standing = node.budgets.standing(peer)
+        banned = node.budgets.banned(peer, node.now_ms())
+        return {
+            "throttled": standing.throttled,
+            "offences": standing.offences,
+            "banned_until": rfc3339(standing.banned_until_ms) if banned else None,
+        }
+
     @app.get("/v1/peers", response_model=PeerList, dependencies=guard, tags=["mesh"])
     async def peers() -> dict[str, Any]:
         out = [
@@ -257,6 +266,7 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
                 behind=None if diff is None else sum(diff[1].values()),
                 ahead=None if diff is None else sum(diff[0].values()),
                 media_in_flight=0 if node.media is None else node.media.in_flight(link.member.peer_id),
+                **standing_json(node, link.member.peer_id),
             )
             for link, diff in others()
         ]

@@ -262,6 +262,9 @@ class Peer(BaseModel):
     behind: int | None = Field(description="Entries this peer lacks that we hold (as of our last sync with it)")
     ahead: int | None = Field(description="Entries this peer holds that we lack (as of our last sync with it)")
     media_in_flight: int = Field(description="Media chunk requests and answers between us and it now")
+    throttled: int = Field(description="Its inputs dropped over its budgets since this node started")
+    offences: int = Field(description="Its invalid or excess inputs since this node started")
+    banned_until: str | None = Field(description="Refused until then for repeated offences (null: not banned)")
 
 
 class PeerList(BaseModel):

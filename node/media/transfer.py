@@ -23,6 +23,7 @@ from libp2p.peer.id import ID
 
 from protocol import limits
 from protocol.body import Kind, Media, Severity
+from protocol.budget import Input
 from protocol.entry import Entry, decode
 from protocol.errors import BadChunk, ProtocolError
 from protocol.media import Chunker, decode_frame, encode_frame, verify_chunk
@@ -247,6 +248,8 @@ class MediaService:
                 except ProtocolError as exc:
                     self.node.reject(exc, "chunks", peer)
                     return
+                if not self.node.within_budget(peer, Input.CHUNKS):
+                    return  # the stream ends: the member asks again later, within its budget
                 await write_frame(stream, await self._answer(op, arg))
         except NETWORK_ERRORS as exc:  # a peer that goes away mid-stream: nothing to do
             log.debug("chunk stream ended", extra={"peer": peer, "error": repr(exc)[:200]})

@@ -197,7 +197,7 @@ class Prober:
             return
         log.warning("member not answering: closing its connection", extra={"peer": peer, "error": error})
         self.metrics.connections_closed.labels("unanswered").inc()
-        await self._close_all(peer)
+        await self.close_all(peer)
 
     # --- stalls ---
 
@@ -248,7 +248,7 @@ class Prober:
             why = "stuck in back-off while its path answers" if answered else "stalled: its link is down"
             log.info(f"connection {why}: closing it", extra={"peer": peer, "stalled_s": trio.current_time() - since})
             self.metrics.connections_closed.labels("stuck" if answered else "stalled").inc()
-            await self._close_all(peer)  # any other connection to it crosses the same link
+            await self.close_all(peer)  # any other connection to it crosses the same link
         except NETWORK_ERRORS as exc:
             log.debug("stall recovery ended", extra={"peer": peer, "error": repr(exc)[:200]})
         except Exception as exc:
@@ -256,7 +256,7 @@ class Prober:
         finally:
             watch.recovering = False
 
-    async def _close_all(self, peer: str) -> None:
+    async def close_all(self, peer: str) -> None:
         """Close every connection to `peer` with a reset: it learns at once (a FIN would wait
         behind the unacknowledged data), and the dialer, told of the disconnection, redials."""
         conns = self.host.get_network().get_connections(ID.from_base58(peer))
