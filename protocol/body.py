@@ -12,6 +12,8 @@ share keys 1–7 (the incident's fields); comments and media manifests have keys
                    5 chunk hashes  6 SHA-256 of the file
     ack:           0 incident  1 entry acknowledged  2 level (1 delivered, 2 noted)
     profile:       0 questionnaire key  1 answers [[area, current, target, note]]
+    sealed:        0 incident (absent: opens one)  1 key id  2 nonce  3 ciphertext
+                   4 wrapped keys [[recipient, nonce, box]] (protocol/sealed.py)
 
 Rules:
 - The constructors are the validators: a body that exists is valid, whether an API
@@ -39,6 +41,7 @@ class Kind(IntEnum):
     MEDIA = 4
     ACK = 5
     PROFILE = 6
+    SEALED = 7
 
 
 class AckLevel(IntEnum):
@@ -91,6 +94,7 @@ UPDATE_KEYS = {0: "incident", **FIELD_KEYS, 7: "tags added", 8: "tags removed"}
 COMMENT_KEYS = {0: "incident", 1: "text"}
 ACK_KEYS = {0: "incident", 1: "entry", 2: "level"}
 PROFILE_KEYS = {0: "questionnaire", 1: "answers"}
+SEALED_KEYS = {0: "incident", 1: "key id", 2: "nonce", 3: "ciphertext", 4: "wrapped keys"}
 MEDIA_KEYS = {
     0: "incident",
     1: "file name",
@@ -483,7 +487,89 @@ class Profile:
         return cls(fields.raw(0), answers)
 
 
-Body = Open | Update | Comment | Media | Ack | Profile
+def _bytes(value: Any, what: str, size: int | None = None, size_max: int | None = None) -> bytes:
+    if type(value) is not bytes or (size is not None and len(value) != size):
+        raise InvalidField(f"{what} must be {size} bytes" if size else f"{what} must be bytes")
+    if size_max is not None and len(value) > size_max:
+        raise InvalidField(f"{what} is over {size_max} bytes")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKey:
+    """An incident's content key, boxed for one recipient by the entry's author."""
+
+    recipient: bytes
+    nonce: bytes
+    box: bytes
+
+    def __post_init__(self) -> None:
+        as_bytes32(self.recipient, "recipient")
+        _bytes(self.nonce, "key nonce", limits.sealed_nonce_bytes)
+        _bytes(self.box, "wrapped key", limits.sealed_key_bytes + limits.sealed_tag_bytes)
+
+    def to_cbor(self) -> list[bytes]:
+        return [self.recipient, self.nonce, self.box]
+
+    @classmethod
+    def from_cbor(cls, value: Any) -> "WrappedKey":
+        if type(value) is not list or len(value) != 3:
+            raise InvalidField("a wrapped key is [recipient, nonce, box]")
+        return cls(*value)
+
+
+@dataclass(frozen=True, slots=True)
+class Sealed:
+    """An entry of a restricted incident: its body encrypted under the incident's content
+    key (named by its key id), and/or that key wrapped for recipients. What it says and
+    who may read it are protocol/sealed.py's rules."""
+
+    incident: bytes | None  # None: this entry opens the restricted incident
+    key_id: bytes
+    nonce: bytes | None = None
+    ciphertext: bytes | None = None
+    keys: tuple[WrappedKey, ...] = ()
+    kind = Kind.SEALED
+
+    def __post_init__(self) -> None:
+        if self.incident is not None:
+            as_bytes32(self.incident, "incident")
+        _bytes(self.key_id, "key id", limits.sealed_key_id_bytes)
+        if (self.nonce is None) != (self.ciphertext is None):
+            raise InvalidField("a sealed entry has a nonce and a ciphertext, or neither")
+        if self.nonce is not None:
+            _bytes(self.nonce, "nonce", limits.sealed_nonce_bytes)
+            _bytes(self.ciphertext, "ciphertext", size_max=limits.entry_bytes_max)
+        object.__setattr__(self, "keys", tuple(sorted(self.keys, key=lambda k: k.recipient)))
+        if len(self.keys) > limits.addressees_max:
+            raise InvalidField(f"at most {limits.addressees_max} wrapped keys")
+        if any(a.recipient == b.recipient for a, b in pairwise(self.keys)):
+            raise InvalidField("a recipient's key is wrapped twice")
+        if self.ciphertext is None and not self.keys:
+            raise InvalidField("a sealed entry carries a ciphertext, wrapped keys or both")
+        if self.incident is None and (self.ciphertext is None or not self.keys):
+            raise InvalidField("opening a restricted incident needs its sealed opening and its recipients' keys")
+
+    def to_cbor(self) -> dict[int, Any]:
+        out: dict[int, Any] = {1: self.key_id}
+        if self.incident is not None:
+            out[0] = self.incident
+        if self.nonce is not None:
+            out[2], out[3] = self.nonce, self.ciphertext
+        if self.keys:
+            out[4] = [k.to_cbor() for k in self.keys]
+        return out
+
+    @classmethod
+    def from_cbor(cls, value: Any) -> "Sealed":
+        fields = Fields(value, "sealed body", SEALED_KEYS)
+        keys = fields.array(4, WrappedKey.from_cbor, limits.addressees_max)
+        if any(a.recipient >= b.recipient for a, b in pairwise(keys)):
+            raise InvalidField("wrapped keys must be sorted by recipient, each once")
+        return cls(fields.bytes32(0, required=False), fields.raw(1), fields.raw(2, False), fields.raw(3, False), keys)
+
+
+Body = Open | Update | Comment | Media | Ack | Profile | Sealed
 BODY_TYPES: dict[Kind, type[Body]] = {
     Kind.OPEN: Open,
     Kind.UPDATE: Update,
@@ -491,4 +577,5 @@ BODY_TYPES: dict[Kind, type[Body]] = {
     Kind.MEDIA: Media,
     Kind.ACK: Ack,
     Kind.PROFILE: Profile,
+    Kind.SEALED: Sealed,
 }

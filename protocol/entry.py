@@ -72,9 +72,11 @@ class Entry(Content):
 
     @property
     def incident(self) -> bytes:
-        """The incident this entry concerns. An opening concerns itself; so does a profile,
-        which is about no incident (it is indexed like one and opens nothing)."""
-        return self.id if self.body.kind in (Kind.OPEN, Kind.PROFILE) else self.body.incident  # type: ignore[union-attr]
+        """The incident this entry concerns. An opening concerns itself (a sealed one too);
+        so does a profile, which is about no incident (it is indexed like one and opens
+        nothing)."""
+        incident = getattr(self.body, "incident", None)
+        return self.id if incident is None else incident  # type: ignore[no-any-return]
 
     @property
     def order_key(self) -> tuple[int, bytes, bytes]:

@@ -8,7 +8,9 @@ base58btc of the identity multihash of the protobuf-encoded public key.
 
 import hashlib
 
+import nacl.bindings
 import nacl.exceptions
+import nacl.public
 import nacl.signing
 
 from .errors import BadSignature, InvalidField
@@ -60,6 +62,30 @@ class Identity:
 
     def sign(self, domain: bytes, message: bytes) -> bytes:
         return self._key.sign(domain + message).signature
+
+    def _box(self, other: bytes) -> nacl.public.Box:
+        """crypto_box between our key and another member's, both as X25519 (libsodium's
+        conversion of Ed25519 keys): one key pair per member for signing and sealing."""
+        secret = nacl.bindings.crypto_sign_ed25519_sk_to_curve25519(bytes(self._key) + self.public_key)
+        return nacl.public.Box(nacl.public.PrivateKey(secret), nacl.public.PublicKey(x25519_public(other)))
+
+    def wrap(self, recipient: bytes, key: bytes, nonce: bytes) -> bytes:
+        """`key` boxed for `recipient` (its Ed25519 public key), from us."""
+        return self._box(recipient).encrypt(key, nonce).ciphertext
+
+    def unwrap(self, author: bytes, nonce: bytes, box: bytes) -> bytes:
+        """A key `author` boxed for us; BadSignature if it was not (tampered, or not ours)."""
+        try:
+            return self._box(author).decrypt(box, nonce)
+        except nacl.exceptions.CryptoError:
+            raise BadSignature("a wrapped key does not open") from None
+
+
+def x25519_public(public_key: bytes) -> bytes:
+    try:
+        return nacl.bindings.crypto_sign_ed25519_pk_to_curve25519(public_key)
+    except nacl.exceptions.RuntimeError:
+        raise InvalidField("not an Ed25519 public key") from None
 
 
 class Verifier:

@@ -104,6 +104,7 @@ class IncidentState:
     id: bytes
     opening: Entry | None = None
     partials: dict[str | None, _Partial] = field(default_factory=dict)
+    restricted_to: frozenset[bytes] | None = None  # a restricted incident's current recipients
 
     def apply(self, entry: Entry) -> None:
         assert entry.incident == self.id, "entry applied to the wrong incident"
@@ -159,6 +160,7 @@ class IncidentState:
             "tags": list(partial.tags()),
             "exercise": self.opening.exercise,
             "origin": self.opening.body.origin,  # type: ignore[union-attr]
+            "restricted_to": None if self.restricted_to is None else sorted(self.restricted_to),
             "author": self.opening.author,
             "operator": self.opening.operator,
             "created_hlc": self.opening.hlc,

@@ -344,3 +344,14 @@ offence_half_life_ms = 60_000
 ban_ms_min = 60_000
 ban_ms_max = 24 * 3600 * 1000
 ban_forgive_ms = 24 * 3600 * 1000
+
+# --- restricted incidents (protocol/sealed.py) ---
+# XChaCha20-Poly1305 and crypto_box (libsodium): 24-byte nonces (random, so never reused),
+# 32-byte keys, 16-byte tags; a content key is named by the first 8 bytes of its hash.
+sealed_nonce_bytes = 24
+sealed_key_bytes = 32
+sealed_tag_bytes = 16
+sealed_key_id_bytes = 8
+# Content keys one incident may go through (one per recipient removal): bounds the keys
+# a node holds per incident.
+sealed_keys_per_incident_max = 64

@@ -17,19 +17,21 @@ Rules:
   the store raised, with nothing changed.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .body import Body, Kind
+from . import limits
+from .body import Body, Kind, Open, Sealed
 from .entry import Entry, create
-from .errors import ClockSkew, ProtocolError, WriteRefused
+from .errors import ClockSkew, InvalidField, ProtocolError, WriteRefused
 from .gate import WriteGate
 from .hlc import Hlc
 from .identity import Identity
 from .incident import IncidentState
 from .log import Added, ForkProof, Log, Status
 from .roster import Roster
+from .sealed import INNER_KINDS, Keyring, key_id, seal, wrap
 
 Heads = dict[bytes, tuple[int, bytes]]
 
@@ -70,6 +72,7 @@ class Replica:
         identity: Identity | None = None,
         hlc: int = 0,
         gate: WriteGate | None = None,
+        random_bytes: Callable[[int], bytes] | None = None,
     ) -> None:
         self.store = store
         self.roster = roster
@@ -79,6 +82,8 @@ class Replica:
         self.log = Log(store.entry_at)
         self.incidents: dict[bytes, IncidentState] = {}
         self.profiles: dict[bytes, list[Entry]] = {}  # author -> canonical profiles, as stored
+        self.keyring = Keyring(identity)  # restricted incidents (protocol/sealed.py)
+        self.random_bytes = random_bytes  # nonces and content keys of sealed entries
         self._by_author: dict[bytes, list[Entry]] = {}  # chained entries, for refolds
 
     @property
@@ -107,11 +112,17 @@ class Replica:
             self.profiles.setdefault(entry.author, []).append(entry)
             return None
         incident = entry.incident
-        state = self.incidents.get(incident)
-        if state is None:
-            state = self.incidents[incident] = IncidentState(incident)
-        state.apply(entry)
-        return incident
+        readable = self.keyring.learn(entry) if entry.kind is Kind.SEALED else [entry]
+        for folded in readable:
+            state = self.incidents.get(incident)
+            if state is None:
+                state = self.incidents[incident] = IncidentState(incident)
+            state.apply(folded)
+        changed = bool(readable)
+        if entry.kind is Kind.SEALED and incident in self.incidents:  # its recipients may have changed
+            self.incidents[incident].restricted_to = frozenset(self.keyring.current_recipients(incident))
+            changed = True
+        return incident if changed else None
 
     def addressed_to_me(self) -> list[Entry]:
         """Others' canonical entries addressed to us (what delivery receipts answer)."""
@@ -160,6 +171,7 @@ class Replica:
         seq, prev = self.log.next_seq(self.identity.public_key)
         before = self.hlc.value
         to = to or self.addressees(body)
+        body = self._sealed_if_restricted(body)
         try:
             entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise, operator, to)
             applied, errors = self.receive_many([entry], now_ms)
@@ -171,6 +183,70 @@ class Replica:
             raise errors[0]
         assert applied[0].status is Status.APPENDED, "our own entry must append"
         return entry
+
+    # --- restricted incidents (protocol/sealed.py) ---
+
+    def _random(self, size: int) -> bytes:
+        assert self.random_bytes is not None, "sealing needs randomness: pass random_bytes"
+        return self.random_bytes(size)
+
+    def _sealed_if_restricted(self, body: Body) -> Body:
+        """An entry about a restricted incident goes out sealed under its current key."""
+        incident = getattr(body, "incident", None)
+        if incident is None or body.kind is Kind.SEALED or not self.keyring.restricted(incident):
+            return body
+        if body.kind not in INNER_KINDS:
+            raise InvalidField(f"a {body.kind.name.lower()} cannot be added to a restricted incident yet")
+        current = self.keyring.current_key(incident)
+        if current is None:
+            raise InvalidField("this member is not a recipient of the restricted incident")
+        assert self.identity is not None
+        return seal(self.identity, incident, body, current[1], self._random(limits.sealed_nonce_bytes))
+
+    def open_restricted(
+        self,
+        opening: Open,
+        recipients: set[bytes],
+        now_ms: int,
+        exercise: str | None = None,
+        operator: str | None = None,
+    ) -> Entry:
+        """Open an incident only `recipients` (and we) can read."""
+        assert self.identity is not None, "a replica without identity cannot write"
+        key = self._random(limits.sealed_key_bytes)
+        wrap_for = {r: self._random(limits.sealed_nonce_bytes) for r in {*recipients, self.identity.public_key}}
+        body = seal(self.identity, None, opening, key, self._random(limits.sealed_nonce_bytes), wrap_for)
+        return self.write(body, now_ms, exercise, operator)
+
+    def change_recipients(
+        self, incident: bytes, added: set[bytes], removed: set[bytes], now_ms: int, operator: str | None = None
+    ) -> Entry:
+        """Share the current key with `added`; with `removed`, rotate to a new key for the
+        others (they read on; the removed read nothing written afterwards)."""
+        assert self.identity is not None, "a replica without identity cannot write"
+        current = self.keyring.current_key(incident)
+        state = self.incidents.get(incident)
+        if current is None or state is None or state.opening is None:
+            raise InvalidField("this member is not a recipient of the restricted incident")
+        if self.identity.public_key in removed:
+            raise InvalidField("a recipient cannot remove itself")
+        if removed:
+            stay = (self.keyring.current_recipients(incident) | added | {self.identity.public_key}) - removed
+            key = self._random(limits.sealed_key_bytes)
+        else:
+            stay, key = added, current[1]
+        keys = wrap(self.identity, key, {r: self._random(limits.sealed_nonce_bytes) for r in stay})
+        return self.write(Sealed(incident, key_id(key), keys=keys), now_ms, state.opening.exercise, operator)
+
+    def readable(self, entry: Entry) -> Entry | None:
+        """An entry as this member reads it: itself, or a sealed one opened (None: a key
+        share, or sealed for others)."""
+        if entry.kind is not Kind.SEALED:
+            return entry
+        try:
+            return self.keyring.readable(entry)
+        except ProtocolError:
+            return None
 
     def addressees(self, body: Body) -> tuple[bytes, ...]:
         """Whom an entry about an addressed incident goes to: the opening's addressees and

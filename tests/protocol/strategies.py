@@ -36,9 +36,11 @@ from protocol.body import (
     Origin,
     Profile,
     Registers,
+    Sealed,
     Severity,
     Status,
     Update,
+    WrappedKey,
 )
 from protocol.errors import InvalidField
 from protocol.text import TextRule
@@ -133,7 +135,17 @@ profiles = st.builds(
     st.lists(answers, min_size=1, max_size=5, unique_by=lambda a: a.area).map(tuple),
 )
 
-bodies = opens | updates | comments | medias() | acks | profiles
+wrapped_keys = st.builds(WrappedKey, ids, st.binary(min_size=24, max_size=24), st.binary(min_size=48, max_size=48))
+sealeds = st.builds(
+    Sealed,
+    st.none() | ids,
+    st.binary(min_size=8, max_size=8),
+    st.binary(min_size=24, max_size=24),
+    st.binary(min_size=17, max_size=80),
+    st.lists(wrapped_keys, min_size=1, max_size=3, unique_by=lambda k: k.recipient).map(tuple),
+)
+
+bodies = opens | updates | comments | medias() | acks | profiles | sealeds
 
 
 @st.composite
