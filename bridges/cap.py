@@ -26,10 +26,10 @@ Import rules:
 - Text from the info whose language starts "en" (no language is en-US), else the first;
   severity the highest of all infos; location the centre of the first circle, else the
   mean of the first polygon's vertices; place its area's areaDesc. `qroc:*` parameters
-  win. Every text is made to pass our text rules (controls dropped, line breaks in line
-  text made spaces, cut to the limits); text from other systems is also tidied
-  (whitespace collapsed, ends trimmed), our own exports (a `qroc:incident` parameter)
-  are read exactly.
+  win. Every text is made to pass our text rules (bridges/text.py: controls dropped, line
+  breaks in line text made spaces, NEL counted as a line break, cut to the limits); text
+  from other systems is also tidied ("fold": whitespace collapsed, ends trimmed), our own
+  exports (a `qroc:incident` parameter) are read exactly ("exact").
 """
 
 import re
@@ -40,14 +40,14 @@ from lxml import etree
 
 from protocol import limits
 
-from .model import Context, Imported, Incident, Location, Origin
+from .model import STATUSES, Context, Imported, Incident, Location, Origin
+from .text import EXERCISE_PREFIX, Tidy, check_identifier, free_text, line_text, refused
 from .xml import XmlRefused, parse
 
 NS = "urn:oasis:names:tc:emergency:cap:1.2"
 ATOM = "http://www.w3.org/2005/Atom"
 MEDIA_TYPE = "application/cap+xml"
 RESTRICTION = "QROC Mesh: for EU police Operational Centres only; not for public release"
-EXERCISE_NOTE = "QROC exercise: "
 # The markers imports give to non-exercise, non-real traffic, and the status they go back to.
 MARKER_STATUS = {"CAP test": "Test", "CAP system": "System", "EDXL-DE test": "Test", "EDXL-DE system": "System"}
 
@@ -62,7 +62,6 @@ EVENT = {
 SEVERITY = {"low": "Minor", "medium": "Moderate", "high": "Severe", "critical": "Extreme"}
 SEVERITY_BACK = {cap: ours for ours, cap in SEVERITY.items()}
 URGENCY = {"open": "Immediate", "monitoring": "Expected", "resolved": "Past", "closed": "Past"}
-STATUSES = ("open", "monitoring", "resolved", "closed")
 # A foreign alert's category: CAP's CBRNE, else the first of these found in its event or
 # headline (English words: the English info is the one read), else other.
 KEYWORDS = (
@@ -88,8 +87,6 @@ TIME = re.compile(r"\d\d\d\d-\d\d-\d\dT\d\d:\d\d:\d\d[-,+]\d\d:\d\d")
 _NUMBER = r"[-+]?\d+(?:\.\d*)?"
 _PAIR = re.compile(rf"({_NUMBER})\s*,\s*({_NUMBER})")
 _CIRCLE = re.compile(rf"\s*{_PAIR.pattern}\s+{_NUMBER}\s*")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
-_BREAK = re.compile("[\t\n\r\x85\u2028\u2029]")
 
 
 # --- values shared with edxl.py ---
@@ -124,19 +121,6 @@ def status_of(exercise: str | None) -> str:
     return "Actual" if exercise is None else MARKER_STATUS.get(exercise, "Exercise")
 
 
-def line_text(value: str, chars_max: int, exact: bool = True) -> str:
-    """`value` as one-line text our rules accept (may be blank: the caller decides)."""
-    text = _CONTROL.sub("", _BREAK.sub(" ", value))
-    return (text if exact else " ".join(text.split()))[:chars_max]
-
-
-def free_text(value: str, chars_max: int, exact: bool = True) -> str:
-    text = _CONTROL.sub("", re.sub("\r\n?|\x85", "\n", value))
-    if not exact:
-        text = "\n".join(line.strip() for line in text.split("\n")).strip()
-    return text[:chars_max] if text.strip() else ""
-
-
 # --- export ---
 
 
@@ -165,7 +149,7 @@ def to_element(incident: Incident, ctx: Context) -> etree._Element:
         ("restriction", RESTRICTION),
     ]
     if incident["exercise"] is not None:
-        head.append(("note", EXERCISE_NOTE + incident["exercise"]))
+        head.append(("note", EXERCISE_PREFIX + incident["exercise"]))
     if kind != "Alert":
         first = identifier(incident, incident["created_at"])
         head.append(("references", f"{sender(ctx)},{first},{cap_time(moment(incident['created_at']))}"))
@@ -246,10 +230,6 @@ def atom_feed(incidents: list[Incident], ctx: Context, feed_url: str, alert_url:
 # --- import ---
 
 
-def _refuse(path: str, problem: str) -> XmlRefused:
-    return XmlRefused("invalid", f"{path}: {problem}")
-
-
 def _children(parent: etree._Element, name: str) -> list[etree._Element]:
     return parent.findall(f"{{{NS}}}{name}")
 
@@ -261,33 +241,27 @@ def _text(element: etree._Element) -> str:
 def _required(parent: etree._Element, name: str, path: str) -> str:
     found = parent.find(f"{{{NS}}}{name}")
     if found is None:
-        raise _refuse(f"{path}/{name}", "missing")
+        raise refused(f"{path}/{name}", "missing")
     text = _text(found).strip()
     if name in ENUMS:
         _check_enum(text, name, f"{path}/{name}")
     elif not text:
-        raise _refuse(f"{path}/{name}", "empty")
+        raise refused(f"{path}/{name}", "empty")
     return text
 
 
 def _check_enum(text: str, name: str, path: str) -> None:
     if text not in ENUMS[name]:
-        raise _refuse(path, f"{text!r} is not one of {', '.join(ENUMS[name])}")
-
-
-def origin_text(text: str, path: str) -> str:
-    if len(text) > limits.origin_chars_max or _BREAK.search(text) or _CONTROL.search(text):
-        raise _refuse(path, f"must be one line of at most {limits.origin_chars_max} characters")
-    return text
+        raise refused(path, f"{text!r} is not one of {', '.join(ENUMS[name])}")
 
 
 def _coordinates(text: str, path: str, circle: bool) -> list[tuple[float, float]]:
     pairs = [_PAIR.fullmatch(token) for token in re.sub(r"\s*,\s*", ",", text).split()[: None if not circle else 1]]
     if (circle and not _CIRCLE.fullmatch(text)) or not pairs or None in pairs:
-        raise _refuse(path, f"{text.strip()[:60]!r} is not {'lat,lon radius' if circle else 'lat,lon pairs'}")
+        raise refused(path, f"{text.strip()[:60]!r} is not {'lat,lon radius' if circle else 'lat,lon pairs'}")
     points = [(float(m.group(1)), float(m.group(2))) for m in pairs if m is not None]
     if any(not (-90 <= lat <= 90 and -180 <= lon <= 180) for lat, lon in points):
-        raise _refuse(path, "a coordinate is outside -90..90 latitude / -180..180 longitude")
+        raise refused(path, "a coordinate is outside -90..90 latitude / -180..180 longitude")
     return points
 
 
@@ -296,7 +270,7 @@ def _check(alert: etree._Element) -> tuple[dict[str, str], tuple[Origin, ...]]:
     wrong one raises. Returns the header's values and the references."""
     head = {name: _required(alert, name, "alert") for name in ("identifier", "sender", "sent")}
     if not TIME.fullmatch(head["sent"]):
-        raise _refuse("alert/sent", f"{head['sent']!r} is not a date-time like 2024-05-01T10:00:00+00:00")
+        raise refused("alert/sent", f"{head['sent']!r} is not a date-time like 2024-05-01T10:00:00+00:00")
     head |= {name: _required(alert, name, "alert") for name in ("status", "msgType", "scope")}
     references = _references(alert)
     for i, info in enumerate(_children(alert, "info"), 1):
@@ -311,7 +285,7 @@ def _check(alert: etree._Element) -> tuple[dict[str, str], tuple[Origin, ...]]:
             _required(info, name, path)
         for j, area in enumerate(_children(info, "area"), 1):
             if area.find(f"{{{NS}}}areaDesc") is None:
-                raise _refuse(f"{path}/area[{j}]/areaDesc", "missing")
+                raise refused(f"{path}/area[{j}]/areaDesc", "missing")
             for shape in ("polygon", "circle"):
                 for k, element in enumerate(_children(area, shape), 1):
                     _coordinates(_text(element), f"{path}/area[{j}]/{shape}[{k}]", shape == "circle")
@@ -324,8 +298,9 @@ def _references(alert: etree._Element) -> tuple[Origin, ...]:
     for token in (_text(found) if found is not None else "").split():
         parts = token.split(",")
         if len(parts) != 3 or not parts[0] or not parts[1]:
-            raise _refuse("alert/references", f"{token[:80]!r} is not sender,identifier,sent")
-        out.append(Origin("cap", origin_text(parts[0], "alert/references"), origin_text(parts[1], "alert/references")))
+            raise refused("alert/references", f"{token[:80]!r} is not sender,identifier,sent")
+        sender, identifier = (check_identifier("alert/references", part) for part in parts[:2])
+        out.append(Origin("cap", sender, identifier))
     return tuple(out)
 
 
@@ -334,9 +309,9 @@ def _exercise(status: str, alert: etree._Element) -> str | None:
         return None
     note = alert.find(f"{{{NS}}}note")
     for line in (_text(note) if note is not None else "").splitlines():
-        if line.lstrip().startswith(EXERCISE_NOTE):
-            name = line_text(line.lstrip()[len(EXERCISE_NOTE) :], limits.exercise_chars_max)
-            if name.strip():
+        if line.lstrip().startswith(EXERCISE_PREFIX):
+            name = line_text(line.lstrip()[len(EXERCISE_PREFIX) :], limits.exercise_chars_max, "exact", nel_breaks=True)
+            if name:
                 return name
     return f"CAP {status.lower()}"
 
@@ -350,7 +325,7 @@ def _parameters(info: etree._Element) -> dict[str, list[str]]:
     return out
 
 
-def _location(info: etree._Element, exact: bool) -> tuple[Location | None, list[str]]:
+def _location(info: etree._Element, tidy: Tidy) -> tuple[Location | None, list[str]]:
     """The first circle's centre, else the first polygon's vertex mean; all areaDescs."""
     areas = _children(info, "area")
     names = [_text(a.find(f"{{{NS}}}areaDesc")) for a in areas]  # type: ignore[arg-type]
@@ -362,9 +337,9 @@ def _location(info: etree._Element, exact: bool) -> tuple[Location | None, list[
                     points = points[:-1]
                 lat = round(sum(p[0] for p in points) / len(points), 7)
                 lon = round(sum(p[1] for p in points) / len(points), 7)
-                place = line_text(name, limits.place_chars_max, exact)
+                place = line_text(name, limits.place_chars_max, tidy, nel_breaks=True)
                 said = _PAIR.fullmatch(place.strip())
-                if not place.strip() or (said and (round(float(said[1]), 7), round(float(said[2]), 7)) == (lat, lon)):
+                if not place or (said and (round(float(said[1]), 7), round(float(said[2]), 7)) == (lat, lon)):
                     place = ""  # no name, or only the coordinates again (our export of no place)
                 return Location(lat=lat, lon=lon, place=place), names
     return None, names
@@ -384,29 +359,31 @@ def from_element(root: etree._Element) -> list[Imported]:
         what = "a Draft" if head["status"] == "Draft" else f"an {head['msgType']} message"
         raise XmlRefused("unsupported", f"alert: {what} says nothing about an incident; not imported")
     origin = Origin(
-        "cap", origin_text(head["sender"], "alert/sender"), origin_text(head["identifier"], "alert/identifier")
+        "cap",
+        check_identifier("alert/sender", head["sender"]),
+        check_identifier("alert/identifier", head["identifier"]),
     )
     action = {"Alert": "alert", "Update": "update", "Cancel": "cancel"}[head["msgType"]]
     imported = Imported(origin, action, _exercise(head["status"], root), refers_to=references)  # type: ignore[arg-type]
     infos = _children(root, "info")
     if not infos:
         if action == "alert":
-            title = line_text(f"CAP alert {origin.identifier}", limits.title_chars_max)
+            title = line_text(f"CAP alert {origin.identifier}", limits.title_chars_max, "exact")
             return [replace(imported, title=title, category="other", severity="medium")]
         return [replace(imported, status="closed" if action == "cancel" else None)]
     info = _chosen(infos)
     params = _parameters(info)
-    exact = "incident" in params
+    tidy: Tidy = "exact" if "incident" in params else "fold"  # our own export, else another system's
 
     def text(name: str) -> str:
         found = info.find(f"{{{NS}}}{name}")
         return "" if found is None else _text(found)
 
-    title = line_text(text("headline"), limits.title_chars_max, exact)
-    if not title.strip():
-        title = line_text(text("event"), limits.title_chars_max, exact)
-    if not title.strip():
-        title = line_text(f"CAP {head['msgType'].lower()} {origin.identifier}", limits.title_chars_max)
+    title = line_text(text("headline"), limits.title_chars_max, tidy, nel_breaks=True)
+    if not title:
+        title = line_text(text("event"), limits.title_chars_max, tidy, nel_breaks=True)
+    if not title:
+        title = line_text(f"CAP {head['msgType'].lower()} {origin.identifier}", limits.title_chars_max, "exact")
     ranked = [SEVERITY_BACK.get(_text(s).strip()) for i in infos for s in _children(i, "severity")]
     known = [s for s in ranked if s is not None]
     severity = max(known, key=list(SEVERITY).index) if known else ("medium" if action == "alert" else None)
@@ -421,10 +398,10 @@ def from_element(root: etree._Element) -> list[Imported]:
         responses = {_text(r).strip() for r in _children(info, "responseType")}
         status = "closed" if action == "cancel" else ("resolved" if "AllClear" in responses else None)
     description = "\n\n".join(t for t in (text("description"), text("instruction")) if t.strip())
-    location, areas = _location(info, exact)
-    if location is None and areas and not exact:
+    location, areas = _location(info, tidy)
+    if location is None and areas and tidy == "fold":
         description += "\n\nArea: " + "; ".join(" ".join(a.split()) for a in areas)
-    tags = dict.fromkeys(line_text(t, limits.tag_chars_max, exact) for t in params.get("tag", []))
+    tags = dict.fromkeys(line_text(t, limits.tag_chars_max, tidy, nel_breaks=True) for t in params.get("tag", []))
     return [
         replace(
             imported,
@@ -432,9 +409,9 @@ def from_element(root: etree._Element) -> list[Imported]:
             category=category,
             severity=severity,
             status=status,
-            description=free_text(description, limits.text_chars_max, exact),
+            description=free_text(description, limits.text_chars_max, tidy, nel_breaks=True),
             location=location,
-            tags=tuple(t for t in tags if t.strip())[: limits.tags_max],
+            tags=tuple(t for t in tags if t)[: limits.tags_max],
         )
     ]
 

@@ -1,8 +1,8 @@
 """Cursor-on-Target: an incident as a CoT 2.0 event (a TAK map marker), and an event as an incident.
 
 Schema: the MITRE CoT 2.0 base event (root `event`, no namespace; `point` required,
-`detail` free). TAK conventions are used inside `detail`. docs/standards-emsi-cot.md has
-the mapping tables.
+`detail` free). TAK conventions are used inside `detail`. docs/standards.md has the
+mapping tables.
 
 Export rules:
 - Only a located incident is exported (a CoT event needs a point): `export` and
@@ -17,7 +17,7 @@ Export rules:
 - `opex` is "e-<exercise name>" for an exercise incident (the name verbatim: the schema
   allows any string), absent for a real one.
 - `detail`: `contact/@callsign` = title (TAK's marker label); `remarks` = description, then
-  our trailer line (bridges/emsi.py: exact category, severity, status, tags and place);
+  our trailer line (bridges/text.py: exact category, severity, status, tags and place);
   `link relation="p-p"` = this node (uid = peer id, parent_callsign = member name).
 
 Import rules:
@@ -47,20 +47,19 @@ from lxml import etree
 
 from protocol import limits
 
-from .emsi import (
-    Category,
+from .model import Category, Context, Imported, Incident, Location, Origin
+from .text import (
     Trailer,
     check_datetime,
     check_decimal,
     check_identifier,
-    clean_free,
-    clean_line,
     degrees,
+    free_text,
+    line_text,
     read_trailer,
     refused,
     with_trailer,
 )
-from .model import Context, Imported, Incident, Location, Origin
 from .xml import parse
 
 # A marker outlives the last export by a day: the stream re-sends it on every change, and a
@@ -183,7 +182,7 @@ def _exercise(opex: str | None) -> str | None:
     if marking is None:
         return None
     kind, name = marking
-    return clean_line(name, limits.exercise_chars_max) or ("CoT exercise" if kind == "e" else "CoT simulation")
+    return line_text(name, limits.exercise_chars_max) or ("CoT exercise" if kind == "e" else "CoT simulation")
 
 
 def import_document(data: bytes) -> list[Imported]:
@@ -194,23 +193,23 @@ def import_document(data: bytes) -> list[Imported]:
     if detail is None:
         detail = etree.Element("detail")
     contact = detail.find("contact")
-    callsign = None if contact is None else clean_line(contact.get("callsign"), limits.title_chars_max)
+    callsign = line_text(None if contact is None else contact.get("callsign"), limits.title_chars_max)
     links = list(detail.iterfind("link"))
     producer = next((link.get("uid") for link in links if link.get("relation") == "p-p" and link.get("uid")), None)
-    sender = clean_line(producer, limits.origin_chars_max) or callsign or "unknown"
+    sender = line_text(producer, limits.origin_chars_max) or callsign or "unknown"
     kind, uid, exercise = event.get("type", "").split(";")[0], event.get("uid", ""), _exercise(event.get("opex"))
     if kind.startswith("t-x-d-d"):
         target = next((link.get("uid") for link in links if link.get("relation") != "p-p" and link.get("uid")), uid)
         identifier = check_identifier("event/detail/link/@uid", target or "")
         return [Imported(Origin("cot", sender, identifier), "cancel", exercise)]
     remarks = detail.find("remarks")
-    text = clean_free("".join(remarks.itertext()), 2 * limits.text_chars_max) if remarks is not None else ""
+    text = free_text("".join(remarks.itertext()), 2 * limits.text_chars_max) if remarks is not None else ""
     found = read_trailer(text)
     ours = Trailer() if found is None else found[1]
-    description = clean_free(found[0]) if found is not None else clean_free(text.strip())
-    first_line = clean_line(description.strip().split("\n")[0], limits.title_chars_max) if description else None
+    description = free_text(found[0]) if found is not None else free_text(text, tidy="trim")
+    first_line = line_text(description.strip().split("\n")[0], limits.title_chars_max)
     lat, lon = (float(Decimal(point.get(name, "0").strip())) for name in ("lat", "lon"))
-    place = ours.place if ours.place is not None else clean_line(callsign, limits.place_chars_max) or ""
+    place = ours.place if ours.place is not None else line_text(callsign, limits.place_chars_max)
     located = lat != 0 or lon != 0
     parts = kind.split("-")
     affiliation = parts[1] if parts[0] == "a" and len(parts) > 1 else ""
@@ -219,7 +218,7 @@ def import_document(data: bytes) -> list[Imported]:
             origin=Origin("cot", sender, uid),
             action="alert",
             exercise=exercise,
-            title=callsign or first_line or clean_line(f"CoT {kind}", limits.title_chars_max),
+            title=callsign or first_line or line_text(f"CoT {kind}", limits.title_chars_max),
             category=ours.category or _AFFILIATION.get(affiliation, "other"),
             severity=ours.severity or "medium",
             status=ours.status,

@@ -35,13 +35,13 @@ from typing import Literal
 
 from lxml import etree
 
-from . import cap
+from . import cap, emsi
 from .model import Context, Imported, Incident, Origin
+from .text import check_identifier, refused
 from .xml import XmlRefused, parse
 
 NS = "urn:oasis:names:tc:emergency:EDXL:DE:2.0"
 NS_10 = "urn:oasis:names:tc:emergency:EDXL:DE:1.0"
-EMSI_NS = "urn:emergency:eda:1.9:emsi"
 XLINK = "http://www.w3.org/1999/xlink"
 CT = "urn:oasis:names:tc:emergency:edxl:ct:1.0"
 GSF = "urn:oasis:names:tc:emergency:edxl:gsf:1.0"
@@ -143,12 +143,7 @@ def to_element(incident: Incident, ctx: Context, payload: Literal["cap", "emsi"]
     carried = _sub(content, "contentObject")
     what = "CAP 1.2 alert" if payload == "cap" else "EMSI message"
     _sub(_sub(carried, "contentDescriptor"), "contentDescription", f"{what}: {incident['title']}")
-    if payload == "cap":
-        element = cap.to_element(incident, ctx)
-    else:
-        from . import emsi  # written beside this module; imported when first used
-
-        element = emsi.to_element(incident, ctx)
+    element = cap.to_element(incident, ctx) if payload == "cap" else emsi.to_element(incident, ctx)
     _sub(_sub(carried, "contentXML"), "embeddedXMLContent").append(element)
     for item in incident["media"]:
         media = _sub(content, "contentObject")
@@ -178,11 +173,11 @@ def _envelope(root: etree._Element, ns: str, top: str) -> dict[str, str]:
         path = f"{top}/{name}"
         text = "" if found is None else "".join(found.itertext()).strip()
         if found is None or not text:
-            raise XmlRefused("invalid", f"{path}: {'missing' if found is None else 'empty'}")
+            raise refused(path, "missing" if found is None else "empty")
         if rule == "time" and not cap.TIME.fullmatch(text):
-            raise XmlRefused("invalid", f"{path}: {text!r} is not a date-time like 2024-05-01T10:00:00+00:00")
+            raise refused(path, f"{text!r} is not a date-time like 2024-05-01T10:00:00+00:00")
         if isinstance(rule, tuple) and text not in rule:
-            raise XmlRefused("invalid", f"{path}: {text!r} is not one of {', '.join(rule)}")
+            raise refused(path, f"{text!r} is not one of {', '.join(rule)}")
         values[name] = text
     return values
 
@@ -194,19 +189,19 @@ def _payloads(root: etree._Element, ns: str, top: str) -> list[tuple[str, etree.
         content = root.find(f"{{{NS}}}content")
         objects = [] if content is None else content.findall(f"{{{NS}}}contentObject")
         if content is not None and not objects:
-            raise XmlRefused("invalid", f"{top}/content/contentObject: missing")
+            raise refused(f"{top}/content/contentObject", "missing")
         for i, obj in enumerate(objects, 1):
             path = f"{top}/content/contentObject[{i}]"
             xml, other = obj.find(f"{{{NS}}}contentXML"), obj.find(f"{{{NS}}}otherContent")
             if xml is None and other is None:
-                raise XmlRefused("invalid", f"{path}: has neither contentXML nor otherContent")
+                raise refused(path, "has neither contentXML nor otherContent")
             if xml is None:
                 out.append((path, None))
                 continue
             embedded = xml.find(f"{{{NS}}}embeddedXMLContent")
             element = None if embedded is None else next(iter(e for e in embedded if isinstance(e.tag, str)), None)
             if element is None:
-                raise XmlRefused("invalid", f"{path}/contentXML/embeddedXMLContent: missing or empty")
+                raise refused(f"{path}/contentXML/embeddedXMLContent", "missing or empty")
             out.append((f"{path}/contentXML/embeddedXMLContent", element))
         return out
     for i, obj in enumerate(root.findall(f"{{{NS_10}}}contentObject"), 1):
@@ -229,9 +224,7 @@ def _one(path: str, element: etree._Element) -> list[Imported] | None:
     try:
         if element.tag == f"{{{cap.NS}}}alert":
             return cap.from_element(element)
-        if element.tag == f"{{{EMSI_NS}}}emsi":
-            from . import emsi  # written beside this module; imported when first used
-
+        if element.tag == emsi.ROOT:
             return [emsi.from_element(element)]
     except XmlRefused as exc:
         if exc.reason == "unsupported":
@@ -257,8 +250,8 @@ def read(data: bytes) -> Distribution:
     head = _envelope(root, ns, top)
     origin = Origin(
         "edxl-de",
-        cap.origin_text(head["senderID"], f"{top}/senderID"),
-        cap.origin_text(head["distributionID"], f"{top}/distributionID"),
+        check_identifier(f"{top}/senderID", head["senderID"]),
+        check_identifier(f"{top}/distributionID", head["distributionID"]),
     )
     imported: list[Imported] = []
     ignored = 0

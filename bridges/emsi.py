@@ -4,7 +4,7 @@ Profile: the SAMU-Hub "eda:1.9" national profile of EMSI (root
 `{urn:emergency:eda:1.9:emsi}emsi`, UPPER-case names, `LONG`, `LINK_ROLE`), which is what
 every public example uses; the ISO/TR 22351 schema is not public and the TSO 2.0 (NexSIS
 2015) names differ (lower case, `lon`, `role`): a TSO 2.0 document is refused as a wrong
-root. docs/standards-emsi-cot.md has the mapping tables.
+root. docs/standards.md has the mapping tables.
 
 Export rules:
 - CONTEXT/ID is a UUID derived from the incident id and `updated_at`: one id per state.
@@ -15,8 +15,8 @@ Export rules:
 - MODE is EXERCS for an exercise incident, its name in CONTEXT/FREETEXT as
   "QROC exercise: <name>"; else ACTUAL.
 - EVENT/ID is the incident id; ETYPE, SCALE and STATUS come from the tables below;
-  EVENT/FREETEXT is the description and, as its last line, a trailer
-  `QROC incident: {json}` with our exact category, severity, status and tags.
+  EVENT/FREETEXT is the description and, as its last line, our trailer
+  `QROC incident: {json}` with the exact category, severity, status and tags (bridges/text.py).
 
 Import rules:
 - The document is checked first: the structure of CONTEXT and EVENT (order, cardinality,
@@ -33,41 +33,40 @@ Import rules:
   (else URGENCY), status from EVENT/STATUS, description EVENT/FREETEXT then CONTEXT/FREETEXT.
   An ALERT says every field needed to open (defaults: category other, severity medium,
   title "EMSI event <code>"); an UPDATE leaves unsaid fields None.
-- Every text is made safe for our text rules (control characters dropped, line breaks in
-  one-line fields become spaces, ends stripped, cut to the limits); identifiers are not
-  altered: one that breaks the origin rule refuses the document.
-
-The text helpers and the trailer below are shared with bridges/cot.py.
+- Every text is made safe for our text rules (bridges/text.py, "trim": control characters,
+  NEL included, dropped, line breaks in one-line fields become spaces, ends stripped, cut
+  to the limits); identifiers are not altered: one that breaks the origin rule refuses
+  the document.
 """
 
-import json
 import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal, get_args
 
 from lxml import etree
 
 from protocol import limits
-from protocol.errors import InvalidField
-from protocol.text import TextRule
 
-from .model import Context, Imported, Incident, Location, Origin
+from .model import Action, Category, Context, Imported, Incident, Location, Origin, Severity, Status
+from .text import (
+    EXERCISE_PREFIX,
+    Trailer,
+    check_datetime,
+    check_decimal,
+    check_identifier,
+    degrees,
+    free_text,
+    line_text,
+    read_trailer,
+    refused,
+    with_trailer,
+)
 from .xml import XmlRefused, parse
 
 NS = "urn:emergency:eda:1.9:emsi"
 ROOT = f"{{{NS}}}emsi"
-EXERCISE_PREFIX = "QROC exercise: "
-TRAILER_PREFIX = "QROC incident: "
-Category = Literal["cbrne", "manhunt", "crowd", "terrorism", "other"]
-Severity = Literal["low", "medium", "high", "critical"]
-Status = Literal["open", "monitoring", "resolved", "closed"]
-Action = Literal["alert", "update", "cancel"]
-CATEGORIES: dict[str, Category] = {c: c for c in get_args(Category)}
-SEVERITIES: dict[str, Severity] = {s: s for s in get_args(Severity)}
-STATUSES: dict[str, Status] = {s: s for s in get_args(Status)}
 
 # Our category -> ETYPE (CATEGORY codes, ACTOR, ENV or None); LOCTYPE is always OTH (unknown).
 ETYPES: dict[str, tuple[tuple[str, ...], str, str | None]] = {
@@ -92,103 +91,6 @@ _EVENT_STATUS: dict[str, Status] = {"NST": "open", "IPR": "open", "STOP": "monit
 _MODE_EXERCISE = {"EXERCS": "EMSI exercise", "TEST": "EMSI test", "SYSTEM": "EMSI system"}
 _WGS84 = {"EPSG-4326", "EPSG:4326", "WGS84", "WGS-84", "WGS 84"}
 _MESSAGE_IDS = uuid.uuid5(uuid.NAMESPACE_URL, "urn:qroc-mesh:emsi:context-id")
-IDENTIFIER = TextRule("identifier", limits.origin_chars_max)
-
-# --- text made safe for our rules (protocol/text.py), shared with cot.py ---
-
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff\ud800-\udfff]")
-_BREAKS = re.compile("[\t\n\r\u2028\u2029]")
-_DATETIME = re.compile(
-    r"-?\d{4,}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d+)?(Z|[+-]\d\d:[0-5]\d)?"
-)
-_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
-
-
-def clean_line(value: str | None, chars_max: int) -> str | None:
-    """One-line text: breaks become spaces, controls go, ends stripped, cut; None if blank."""
-    if value is None:
-        return None
-    text = _UNSAFE.sub("", _BREAKS.sub(" ", value)).strip()[:chars_max].strip()
-    return text or None
-
-
-def clean_free(value: str, chars_max: int = limits.text_chars_max) -> str:
-    """Free text: TAB and LF kept, CR LF and CR become LF, controls go, cut; "" if blank."""
-    text = _UNSAFE.sub("", value.replace("\r\n", "\n").replace("\r", "\n"))[:chars_max]
-    return text if text.strip() else ""
-
-
-@dataclass(frozen=True, slots=True)
-class Trailer:
-    """Our own fields, exactly, as the last line of a free-text element we export."""
-
-    category: Category | None = None
-    severity: Severity | None = None
-    status: Status | None = None
-    tags: tuple[str, ...] = ()
-    place: str | None = None  # CoT only: EMSI has POSITION/NAME
-
-
-def with_trailer(description: str, trailer: Trailer) -> str:
-    """The description, then `trailer` as the last line (JSON: any tag survives)."""
-    fields = {"category": trailer.category, "severity": trailer.severity, "status": trailer.status}
-    fields |= {"tags": list(trailer.tags)} | ({} if trailer.place is None else {"place": trailer.place})
-    line = TRAILER_PREFIX + json.dumps(fields, ensure_ascii=False)
-    return f"{description}\n{line}" if description else line
-
-
-def read_trailer(text: str) -> tuple[str, Trailer] | None:
-    """(text before, our fields) if the last line is our trailer; bad values are dropped."""
-    head, _, last = text.rpartition("\n")
-    if not last.startswith(TRAILER_PREFIX):
-        return None
-    try:
-        raw = json.loads(last[len(TRAILER_PREFIX) :])
-    except ValueError:
-        return None
-    if not isinstance(raw, dict):
-        return None
-    tags = raw.get("tags") if isinstance(raw.get("tags"), list) else []
-    cleaned = {t for tag in tags if isinstance(tag, str) and (t := clean_line(tag, limits.tag_chars_max))}
-    place = raw.get("place")
-    return head, Trailer(
-        category=CATEGORIES.get(str(raw.get("category"))),
-        severity=SEVERITIES.get(str(raw.get("severity"))),
-        status=STATUSES.get(str(raw.get("status"))),
-        tags=tuple(sorted(cleaned))[: limits.tags_max],
-        place=(clean_line(place, limits.place_chars_max) or "") if isinstance(place, str) else None,
-    )
-
-
-def degrees(value: float) -> str:
-    """A coordinate as a decimal to 1e-7 degree (the protocol's unit), no trailing zeros."""
-    text = f"{value:.7f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
-
-
-def refused(path: str, problem: str) -> XmlRefused:
-    return XmlRefused("invalid", f"{path}: {problem}")
-
-
-def check_datetime(path: str, value: str) -> None:
-    if not _DATETIME.fullmatch(value.strip()):
-        raise refused(path, f"{value!r} is not a date-time (YYYY-MM-DDThh:mm:ss[.s][Z|±hh:mm])")
-
-
-def check_decimal(path: str, value: str, low: int | None = None, high: int | None = None) -> Decimal:
-    if not _DECIMAL.fullmatch(value.strip()):
-        raise refused(path, f"{value!r} is not a decimal number")
-    number = Decimal(value.strip())
-    if low is not None and high is not None and not low <= number <= high:
-        raise refused(path, f"{value.strip()} is outside {low}..{high}")
-    return number
-
-
-def check_identifier(path: str, value: str) -> str:
-    try:
-        return IDENTIFIER.check(value)
-    except InvalidField as exc:
-        raise refused(path, str(exc)) from None
 
 
 # --- export ---
@@ -424,7 +326,7 @@ def _location(event: etree._Element) -> Location | None:
         return Location(
             lat=round(float(Decimal((_text(coord, "LAT") or "").strip())), 7),
             lon=round(float(Decimal((_text(coord, "LONG") or "").strip())), 7),
-            place=clean_line(place, limits.place_chars_max) or "",
+            place=line_text(place, limits.place_chars_max),
         )
     return None
 
@@ -433,7 +335,7 @@ def _exercise(mode: str, context_text: str) -> str | None:
     if mode == "EXERCS":
         for line in context_text.split("\n"):
             if line.startswith(EXERCISE_PREFIX):
-                return clean_line(line[len(EXERCISE_PREFIX) :], limits.exercise_chars_max) or _MODE_EXERCISE[mode]
+                return line_text(line[len(EXERCISE_PREFIX) :], limits.exercise_chars_max) or _MODE_EXERCISE[mode]
     return _MODE_EXERCISE.get(mode)
 
 
@@ -457,18 +359,18 @@ def from_element(root: etree._Element) -> Imported:
         )
     action = actions[msgtype]
     alert = action == "alert"
-    sender = clean_line(_text(context, "ORIGIN/ORG_ID"), limits.origin_chars_max) or "unknown"
+    sender = line_text(_text(context, "ORIGIN/ORG_ID"), limits.origin_chars_max) or "unknown"
     identifier = check_identifier("emsi/EVENT/ID", (_text(event, "ID") or "").strip())
     context_text = _text(context, "FREETEXT") or ""
     event_text = _text(event, "FREETEXT")
-    found = None if event_text is None else read_trailer(clean_free(event_text, 2 * limits.text_chars_max))
+    found = None if event_text is None else read_trailer(free_text(event_text, 2 * limits.text_chars_max))
     ours = Trailer() if found is None else found[1]
     if found is not None:
-        description: str | None = clean_free(found[0])
+        description: str | None = free_text(found[0])
     else:
         remarks = "\n".join(line for line in context_text.split("\n") if not line.startswith(EXERCISE_PREFIX))
         parts = [p.strip() for p in (event_text or "", remarks) if p.strip()]
-        description = clean_free("\n\n".join(parts)) if parts or alert else None
+        description = free_text("\n\n".join(parts)) if parts or alert else None
     status = ours.status or _EVENT_STATUS.get((_text(event, "STATUS") or "").strip())
     if status == "resolved" and action == "cancel":
         status = "closed"
@@ -478,7 +380,7 @@ def from_element(root: etree._Element) -> Imported:
         origin=Origin("emsi", sender, identifier),
         action=action,
         exercise=_exercise((_text(context, "MODE") or "").strip(), context_text),
-        title=clean_line(_text(event, "NAME"), limits.title_chars_max) or (label if alert else None),
+        title=line_text(_text(event, "NAME"), limits.title_chars_max) or (label if alert else None),
         category=ours.category or _category(event) or ("other" if alert else None),
         severity=ours.severity or _severity(event, context) or ("medium" if alert else None),
         status=status,

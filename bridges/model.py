@@ -8,7 +8,16 @@ checks every field with the protocol's rules.
 """
 
 from dataclasses import dataclass, field
-from typing import Literal, TypedDict
+from typing import Literal, TypedDict, get_args
+
+Category = Literal["cbrne", "manhunt", "crowd", "terrorism", "other"]
+Severity = Literal["low", "medium", "high", "critical"]
+Status = Literal["open", "monitoring", "resolved", "closed"]
+Action = Literal["alert", "update", "cancel"]
+# Each value as its own type, to read one from a document: CATEGORIES.get(text).
+CATEGORIES: dict[str, Category] = {c: c for c in get_args(Category)}
+SEVERITIES: dict[str, Severity] = {s: s for s in get_args(Severity)}
+STATUSES: dict[str, Status] = {s: s for s in get_args(Status)}
 
 
 class Location(TypedDict):
@@ -50,9 +59,9 @@ class Incident(TypedDict):
     id: str  # 64 hex digits
     title: str
     description: str
-    category: Literal["cbrne", "manhunt", "crowd", "terrorism", "other"]
-    severity: Literal["low", "medium", "high", "critical"]
-    status: Literal["open", "monitoring", "resolved", "closed"]
+    category: Category
+    severity: Severity
+    status: Status
     location: Location | None
     tags: list[str]
     exercise: str | None
@@ -96,12 +105,12 @@ class Imported:
     Fields left None are not said by the document (an update sets only what it says)."""
 
     origin: Origin
-    action: Literal["alert", "update", "cancel"]
+    action: Action
     exercise: str | None  # our marker: None is real traffic
     title: str | None = None
-    category: Literal["cbrne", "manhunt", "crowd", "terrorism", "other"] | None = None
-    severity: Literal["low", "medium", "high", "critical"] | None = None
-    status: Literal["open", "monitoring", "resolved", "closed"] | None = None
+    category: Category | None = None
+    severity: Severity | None = None
+    status: Status | None = None
     description: str | None = None
     location: Location | None = None
     tags: tuple[str, ...] = ()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from bridges import emsi
-from bridges.model import Context, Imported, Incident, MediaItem
+from bridges.model import CATEGORIES, SEVERITIES, STATUSES, Context, Imported, Incident, MediaItem
 from bridges.xml import XmlRefused
 from protocol import limits
 from protocol.body import DESCRIPTION, FILE_NAME, LAT_E7_MAX, LON_E7_MAX, PLACE, TAG, TITLE
@@ -84,9 +84,9 @@ def incidents(draw: st.DrawFn) -> Incident:
         id=draw(st.binary(min_size=32, max_size=32)).hex(),
         title=draw(valid_text(TITLE)),
         description=draw(valid_text(DESCRIPTION, 60)),
-        category=draw(st.sampled_from(list(emsi.CATEGORIES))),
-        severity=draw(st.sampled_from(list(emsi.SEVERITIES))),
-        status=draw(st.sampled_from(list(emsi.STATUSES))),
+        category=draw(st.sampled_from(list(CATEGORIES))),
+        severity=draw(st.sampled_from(list(SEVERITIES))),
+        status=draw(st.sampled_from(list(STATUSES))),
         location=location,
         tags=sorted(draw(st.sets(valid_text(TAG, 8), max_size=4))),
         exercise=draw(st.none() | valid_text(EXERCISE, 20)),
@@ -101,7 +101,7 @@ def range_of_incidents() -> list[Incident]:
     hard texts; media."""
     cases = [
         incident(category=c, severity=s, status=t, exercise=None if i % 2 else "Blue Lynx 2025")
-        for i, (c, s, t) in enumerate(product(emsi.CATEGORIES, emsi.SEVERITIES, emsi.STATUSES))
+        for i, (c, s, t) in enumerate(product(CATEGORIES, SEVERITIES, STATUSES))
     ]
     return [
         *cases,
