@@ -5,10 +5,12 @@ keeps time, persists, and reports. Writes are acknowledged only once durable.
 """
 
 import logging
+import os
 import random
 import sqlite3
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -18,7 +20,7 @@ from libp2p.abc import INetStream
 from libp2p.peer.id import ID
 
 from protocol import limits
-from protocol.body import Body
+from protocol.body import Body, Open
 from protocol.budget import OFFENCES, Budgets, Input
 from protocol.entry import Entry, decode
 from protocol.errors import ProtocolError, WriteRefused
@@ -105,7 +107,7 @@ class Node:
         own_unreadable = [seq for author, seq, _, _ in self.store.quarantined() if author == me]
         alone = all(m.public_key == me for m in self.roster)
         gate = WriteGate(self.now_ms(), alone, unreadable_from=min(own_unreadable, default=None))
-        replica = Replica(self.store, self.roster, self.identity, self.store.hlc(), gate)
+        replica = Replica(self.store, self.roster, self.identity, self.store.hlc(), gate, os.urandom)
         replica.restore(entries, self.store.proofs())
         self.metrics.quarantined.set(len(self.store.quarantined()))
         self._store_views(replica, set(replica.incidents))
@@ -205,11 +207,25 @@ class Node:
         incident, if it is addressed); `also`: work stored in the entry's transaction.
         Raises WriteRefused (the write gate: catching up, clock ahead, identity forked),
         InvalidField (the body) or StorageFailed; in every case nothing was written."""
+        return self.signed(lambda now: self.replica.write(body, now, exercise, operator, to), also)
+
+    def open_restricted(
+        self, opening: Open, recipients: set[bytes], exercise: str | None, operator: str | None
+    ) -> Entry:
+        """Open an incident only `recipients` (and this OC) can read (protocol/sealed.py)."""
+        return self.signed(lambda now: self.replica.open_restricted(opening, recipients, now, exercise, operator))
+
+    def change_recipients(self, incident: bytes, added: set[bytes], removed: set[bytes], operator: str | None) -> Entry:
+        return self.signed(lambda now: self.replica.change_recipients(incident, added, removed, now, operator))
+
+    def signed(self, make: Callable[[int], Entry], also: Also | None = None) -> Entry:
+        """One of our entries, made by `make(now)` (a Replica write): stored durably with
+        `also`, then folded, shown and gossiped; the errors of `write`."""
         now = self.now_ms()
         self.store.now_ms = now
         try:
             with self.store.also(also):
-                entry = self.replica.write(body, now, exercise, operator, to)
+                entry = make(now)
         except WriteRefused as exc:
             self.metrics.writes_refused.labels(exc.reason).inc()
             raise

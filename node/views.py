@@ -60,6 +60,7 @@ def _summary_json(view: dict[str, Any], roster: Roster) -> dict[str, Any]:
         "tags": view["tags"],
         "exercise": view["exercise"],
         "origin": None if view["origin"] is None else asdict(view["origin"]),
+        "restricted_to": None if view["restricted_to"] is None else [author(roster, k) for k in view["restricted_to"]],
         "created_at": rfc3339(view["created_at_ms"]),
         "updated_at": rfc3339(view["updated_at_ms"]),
         "author": author(roster, view["author"]),

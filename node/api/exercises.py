@@ -193,10 +193,10 @@ def incident_report(node: Any, incident: bytes) -> Report:
     entries = [
         e
         for e in (
-            decode(envelope, node.roster, verify=False)
+            node.replica.readable(decode(envelope, node.roster, verify=False))  # a restricted one opened
             for envelope in node.store.incident_entries(incident, limits.api_timeline_entries_max)
         )
-        if e.exercise == state.opening.exercise and node.replica.log.is_canonical(e)
+        if e is not None and e.exercise == state.opening.exercise and node.replica.log.is_canonical(e)
     ]
     view = state.summary()
     first = min(e.hlc for e in entries)

@@ -39,12 +39,13 @@ from .models import (
     IncidentCreate,
     IncidentList,
     IncidentPatch,
+    Recipients,
     StatusName,
     Timeline,
 )
 from .models import Location as LocationIn
 from .standards import MEDIA_TYPES, exported, format_for
-from .writes import hex_id, incident_state, node_of, write, write_errors
+from .writes import hex_id, incident_state, node_of, operator_of, write, write_errors
 
 router = APIRouter(tags=["incidents"])
 _ID = re.compile(r"[0-9a-f]{64}")
@@ -75,8 +76,39 @@ async def create_incident(payload: IncidentCreate, request: Request) -> dict[str
         )
         return Open(registers, tuple(payload.tags))
 
-    entry = write(request, body, payload.exercise)
+    if payload.restricted_to is None:
+        entry = write(request, body, payload.exercise)
+    else:
+        readers = members_of(node, payload.restricted_to)
+        with write_errors():
+            entry = node.open_restricted(body(), readers, payload.exercise, operator_of(request))
     return node.incident_view(entry.id)  # type: ignore[no-any-return]
+
+
+def members_of(node: Any, countries: list[str]) -> set[bytes]:
+    """The public keys of the roster members of these countries (422 for a country without one)."""
+    found = {c: {m.public_key for m in node.roster if m.country == c} for c in countries}
+    missing = sorted(c for c, keys in found.items() if not keys)
+    if missing:
+        raise ApiError(422, "invalid_field", f"restricted_to: no member of {', '.join(missing)} on the roster")
+    return set().union(*found.values())
+
+
+@router.post("/v1/incidents/{incident_id}/recipients", response_model=Incident)
+async def change_recipients(incident_id: str, payload: Recipients, request: Request) -> dict[str, Any]:
+    """Add readers to a restricted incident (they read all of it), or remove some (the
+    content key is rotated: they read nothing written afterwards)."""
+    node = node_of(request)
+    incident = hex_id(incident_id)
+    state = incident_state(node, incident)
+    if state.restricted_to is None:
+        raise ApiError(422, "invalid_field", "the incident is not restricted: every member reads it")
+    if not payload.add and not payload.remove:
+        raise ApiError(422, "invalid_field", "give countries to add or to remove")
+    added, removed = members_of(node, payload.add), members_of(node, payload.remove)
+    with write_errors():
+        node.change_recipients(incident, added - removed, removed, operator_of(request))
+    return node.incident_view(incident)  # type: ignore[no-any-return]
 
 
 def _since(value: str | None) -> int:
@@ -153,9 +185,10 @@ async def incident_entries(incident_id: str, request: Request) -> dict[str, Any]
     state = incident_state(node, incident)
     links = node.member_links()
     envelopes = node.store.incident_entries(incident, limits.api_timeline_entries_max + 1)
-    entries = [
+    decoded = (
         decode(envelope, node.roster, verify=False) for envelope in envelopes[-limits.api_timeline_entries_max :]
-    ]
+    )
+    entries = [e for e in map(node.replica.readable, decoded) if e is not None]  # sealed ones opened
     me = node.identity.public_key
     acks = state.partials[state.opening.exercise].acks
     return {
@@ -214,7 +247,7 @@ async def add_comment(incident_id: str, payload: CommentCreate, request: Request
     incident = hex_id(incident_id)
     state = incident_state(node, incident)
     entry = write(request, lambda: Comment(incident, payload.text), state.opening.exercise)
-    return comment_json(entry, node.roster)
+    return comment_json(node.replica.readable(entry), node.roster)  # a sealed one, as written
 
 
 @router.post("/v1/incidents/{incident_id}/acks", status_code=201, response_model=AckOut)
@@ -236,14 +269,14 @@ async def acknowledge(incident_id: str, payload: AckCreate, request: Request) ->
     if noted is not None:
         return ack_json(noted)
     ack = write(request, lambda: Ack(incident, target, AckLevel.NOTED), state.opening.exercise)
-    return ack_json(ack)
+    return ack_json(node.replica.readable(ack))
 
 
 def event_of(node: Any, n: int, envelope: bytes) -> dict[str, Any] | None:
     """The event of a stored entry, or None for one addressed to other members."""
-    entry = decode(envelope, node.roster, verify=False)
-    if not entry.shown_to(node.identity.public_key):
-        return None
+    entry = node.replica.readable(decode(envelope, node.roster, verify=False))
+    if entry is None or not entry.shown_to(node.identity.public_key):
+        return None  # sealed for others, a key share, or addressed to others
     view = node.incident_view(entry.incident)
     data = {
         "entry": {

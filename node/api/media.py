@@ -64,6 +64,10 @@ async def upload(
     node = request.app.state.node
     incident = hex_id(incident_id)
     state = incident_state(node, incident)
+    if state.restricted_to is not None:
+        raise ApiError(
+            422, "invalid_field", "media on a restricted incident is not supported yet (it would travel unsealed)"
+        )
     mime = content_type.split(";")[0].strip().lower()
     try:  # the protocol's own rules, before a byte of the body is read
         FILE_NAME.check(name)

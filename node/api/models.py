@@ -66,6 +66,9 @@ class Location(Strict):
     place: Place = ""  # type: ignore[valid-type]
 
 
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+
+
 class IncidentCreate(Strict):
     title: Title
     category: CategoryName
@@ -75,6 +78,16 @@ class IncidentCreate(Strict):
     location: Location | None = None
     tags: Tags = []
     exercise: Exercise | None = Field(None, description="Exercise name; absent or null for real traffic")
+    restricted_to: list[Country] | None = Field(
+        None,
+        max_length=limits.addressees_max,
+        description="Country codes of the OCs that may read it (this OC always may); absent: every member",
+    )
+
+
+class Recipients(Strict):
+    add: list[Country] = Field(default_factory=list, max_length=limits.addressees_max)
+    remove: list[Country] = Field(default_factory=list, max_length=limits.addressees_max)
 
 
 class IncidentPatch(Strict):
@@ -136,6 +149,7 @@ class Incident(BaseModel):
     tags: list[str]
     exercise: str | None
     origin: Origin | None = Field(description="Where an imported incident came from (null: opened here)")
+    restricted_to: list[Author] | None = Field(None, description="A restricted incident's readers (null: every member)")
     created_at: str
     updated_at: str
     author: Author

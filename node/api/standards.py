@@ -80,7 +80,13 @@ async def cap_feed(
     or Exercise for an exercise's feed): what alert hubs poll."""
     node = request.app.state.node
     rows = node.store.incidents(limits.cap_feed_items_max * 2, exercise=exercise if exercise is not None else False)
-    views = [v for _, i in rows if (v := node.incident_view(i)) is not None and v["status"] in ("open", "monitoring")]
+    views = [
+        v
+        for _, i in rows
+        if (v := node.incident_view(i)) is not None
+        and v["status"] in ("open", "monitoring")
+        and v["restricted_to"] is None  # a restricted incident never goes to a hub
+    ]
     alerts = str(request.base_url).rstrip("/") + "/v1/incidents/{id}/export/cap"
     feed = cap.atom_feed(views[: limits.cap_feed_items_max], context(node), str(request.url), alerts)
     return Response(feed, media_type="application/atom+xml")

@@ -1,0 +1,66 @@
+"""A restricted incident on a real 5-node mesh (BE, NL, DE, FR, PL) in which NL's only
+link is to FR: NL reads it through FR, which holds only ciphertext and shows nothing."""
+
+import sqlite3
+
+from simulations.federation import direct, make_datadirs, plan_nodes
+
+from .api_client import INCIDENT, client
+from .federation import running, wait_until
+
+BE, NL, DE, FR, PL = range(5)
+# BE and NL have no link; NL's only link is FR.
+LINKS = {BE: [DE, FR, PL], NL: [FR], DE: [BE, FR, PL], FR: [BE, NL, DE, PL], PL: [BE, DE, FR]}
+
+
+def stored_bodies(datadir) -> bytes:
+    db = sqlite3.connect(datadir.db_path)
+    try:
+        return b"".join(row[0] for row in db.execute("SELECT envelope FROM entries"))
+    finally:
+        db.close()
+
+
+async def test_a_restricted_incident_reaches_its_recipients_through_a_non_recipient_that_reads_nothing(tmp_path):
+    plans = plan_nodes(5, countries=["BE", "NL", "DE", "FR", "PL"])
+    dirs = make_datadirs(tmp_path, plans, direct(plans, LINKS), sync_interval_s=1.0, log_format="text")
+    async with running(dirs) as nodes:
+        be, nl, de, fr, pl = nodes
+        await wait_until(lambda: all(n.writable for n in nodes) and nl.connected and be.peer_id not in nl.connected)
+        async with client(be) as api_be, client(fr) as api_fr, client(nl) as api_nl, client(pl) as api_pl:
+            secret = {**INCIDENT, "title": "Informant meeting at Antwerp central", "restricted_to": ["NL", "DE"]}
+            opened = await api_be.post("/v1/incidents", json=secret)
+            assert opened.status_code == 201, opened.text
+            incident = opened.json()["id"]
+            assert {r["country"] for r in opened.json()["restricted_to"]} == {"BE", "NL", "DE"}
+            comment = await api_be.post(f"/v1/incidents/{incident}/comments", json={"text": "Codename KESTREL"})
+            assert comment.status_code == 201
+            await wait_until(lambda: bytes.fromhex(incident) in nl.replica.visible_incidents())
+            await wait_until(lambda: len(nl.incident_view(bytes.fromhex(incident))["comments"]) == 1)
+            assert (await api_nl.get(f"/v1/incidents/{incident}")).json()["title"] == secret["title"]
+
+            # FR relayed it: it holds the entries, as ciphertext, and shows nothing of them
+            assert fr.store.holds(bytes.fromhex(incident))
+            assert b"Antwerp" not in stored_bodies(fr.datadir) and b"KESTREL" not in stored_bodies(fr.datadir)
+            assert (await api_fr.get(f"/v1/incidents/{incident}")).status_code == 404
+            assert (await api_fr.get("/v1/incidents")).json()["incidents"] == []
+            assert (await api_fr.get(f"/v1/incidents/{incident}/entries")).status_code == 404
+
+            # adding PL lets it read everything so far
+            added = await api_be.post(f"/v1/incidents/{incident}/recipients", json={"add": ["PL"]})
+            assert added.status_code == 200, added.text
+            await wait_until(lambda: bytes.fromhex(incident) in pl.replica.visible_incidents())
+            assert len((await api_pl.get(f"/v1/incidents/{incident}")).json()["comments"]) == 1
+
+            # removing DE: what is written afterwards DE cannot read; the others can
+            removed = await api_be.post(f"/v1/incidents/{incident}/recipients", json={"remove": ["DE"]})
+            assert {r["country"] for r in removed.json()["restricted_to"]} == {"BE", "NL", "PL"}
+            later = await api_be.post(f"/v1/incidents/{incident}/comments", json={"text": "Moved to Ghent"})
+            later_id = bytes.fromhex(later.json()["id"])
+            await wait_until(lambda: all(n.store.holds(later_id) for n in (nl, de, pl)))
+            await wait_until(lambda: len(pl.incident_view(bytes.fromhex(incident))["comments"]) == 2)
+            assert [c["text"] for c in de.incident_view(bytes.fromhex(incident))["comments"]] == ["Codename KESTREL"]
+
+            # media would travel unsealed: refused, nothing written
+            media = await api_be.post(f"/v1/incidents/{incident}/media", params={"name": "a.jpg"}, content=b"x")
+            assert media.status_code == 422
