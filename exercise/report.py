@@ -160,14 +160,16 @@ def exercise_items(run: Run) -> list[Item]:
 
 
 def incident_items(entries: Iterable[Entry], members: Sequence[Member]) -> list[Item]:
-    """A real incident's entries (not its acks), each one aimed at every other member."""
+    """An incident's entries (not its acks), each one aimed at its addressees, or at every
+    other member if it has none."""
     countries = {m.public_key: m.country for m in members}
     out = []
     for entry in sorted(entries, key=lambda e: e.order_key):
         if entry.kind is Kind.ACK:
             continue
         author = countries.get(entry.author, "?")
-        others = tuple(sorted({c for c in countries.values() if c != author}))
+        aimed = [countries[k] for k in entry.to if k in countries] if entry.to else countries.values()
+        others = tuple(sorted({c for c in aimed if c != author}))  # its addressees, or everyone
         title = f"{entry.kind.name.lower()} by {author}"
         out.append(
             Item(entry.id.hex()[:12], title, entry.kind.name.lower(), "released", (entry.id,), entry.incident, others)

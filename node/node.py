@@ -249,11 +249,13 @@ class Node:
 
     def within_budget(self, peer: str, kind: Input) -> bool:
         """Spend one of `peer`'s `kind` tokens (protocol/budget.py); over budget, the input
-        is dropped and counts as an offence."""
+        is dropped, and for gossip it is an offence (sync sessions and chunk requests an
+        honest member's catch-up can burst: dropped and counted only, it retries)."""
         if self.budgets.take(peer, kind, self.now_ms()):
             return True
         self.metrics.throttled.labels(kind.value).inc()
-        self._offence(peer)
+        if kind is Input.GOSSIP:
+            self._offence(peer)
         return False
 
     def _offence(self, peer: str) -> None:
@@ -386,7 +388,7 @@ class Node:
 
     async def _handle_sync_stream(self, stream: INetStream) -> None:
         peer = stream.muxed_conn.peer_id.to_base58()
-        if not self.within_budget(peer, Input.SYNC) or not self._slot_free(peer):
+        if not self._slot_free(peer) or not self.within_budget(peer, Input.SYNC):
             self.metrics.sync_sessions.labels("refused").inc()
             await stream.reset()
             return

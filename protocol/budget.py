@@ -6,7 +6,8 @@ Rules:
   chunk requests): `burst` tokens, refilled at `per_s`. An input that finds no token is
   dropped (throttled); honest load stays well inside the budgets (limits.py says why).
 - Offences: every invalid input (one a decoder refused for a reason in OFFENCES) and
-  every throttled input adds one to the member's score. Refusals an honest member can
+  every throttled gossip message adds one to the member's score (throttled sync sessions
+  and chunk requests are dropped only: an honest catch-up bursts them, and retries). Refusals an honest member can
   cause are not offences: a clock far ahead (its operator fixes it), an author we do not
   know yet (roster changes reach members one by one), a newer format version. The score
   halves every `offence_half_life_ms`, so a rare bad message is forgotten and a stream of
@@ -32,12 +33,14 @@ class Input(StrEnum):
     GOSSIP = "gossip"
     SYNC = "sync"
     CHUNKS = "chunks"
+    COT = "cot"  # a TAK client's markers (node/standards/cot_stream.py), per connection
 
 
 RATES: dict[Input, tuple[float, float]] = {  # per second, burst
     Input.GOSSIP: (limits.budget_gossip_per_s, limits.budget_gossip_burst),
     Input.SYNC: (limits.budget_sync_per_s, limits.budget_sync_burst),
     Input.CHUNKS: (limits.budget_chunks_per_s, limits.budget_chunks_burst),
+    Input.COT: (limits.budget_cot_per_s, limits.budget_cot_burst),
 }
 
 

@@ -284,8 +284,13 @@ msel_duration_s_max = 7 * 24 * 3600
 exercise_runs_max = 64
 # The conductor looks at its schedule this often: the release timing's granularity.
 conduct_tick_ms = 100
+# A release step that failed (disk full, a file gone) is tried again after this.
+conduct_retry_ms = 5000
 # Play time per wall time: an hour's MSEL in 6 s for a simulation; beyond, injects bunch up.
 conduct_speed_max = 600
+# Entries read per incident for an after-action report: an hour of 11 OCs' play with
+# receipts and notes is a few thousand; a day's incident tens of thousands.
+report_entries_max = 50_000
 # Addressed entries whose delivery receipt waits for the write gate (catching up at
 # start): beyond this the oldest wait for the next start-up scan.
 receipts_pending_max = 4096
@@ -318,6 +323,8 @@ cot_queue_max = 1000
 # Reconnecting to a TAK server: backoff from the first to the last delay.
 cot_backoff_ms_min = 500
 cot_backoff_ms_max = 30_000
+# Sending one event to a TAK destination: a client that stops reading is dropped after this.
+cot_send_ms_max = 10_000
 # Inbound CoT: one connection's event before it is cut (one TAK event is a few KiB), and
 # connections open at once.
 cot_event_bytes_max = 64 * 1024
@@ -337,6 +344,9 @@ budget_sync_burst = 20
 # Chunk requests (1 MiB each): 200/s is 200 MiB/s, more than any link here carries.
 budget_chunks_per_s = 200
 budget_chunks_burst = 400
+# Markers from one TAK connection: a client reports a few per second; each is a write.
+budget_cot_per_s = 5
+budget_cot_burst = 50
 # Offences (invalid or throttled inputs) before a ban, and how fast they are forgotten.
 offences_max = 50
 offence_half_life_ms = 60_000

@@ -15,6 +15,8 @@ CSP and its plots inlined as data: URIs, to be archived or mailed as one file.
 import base64
 import binascii
 import json
+from collections.abc import Callable
+from functools import partial
 from typing import Any, Literal
 
 import trio
@@ -22,10 +24,10 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from exercise.conduct import ConductError
-from exercise.msel import MselError
+from exercise.msel import InjectKind, MselError
 from exercise.report import Report, build, exercise_items, incident_items
 from protocol import limits
-from protocol.entry import decode
+from protocol.entry import Entry, decode
 from protocol.hlc import wall_ms
 
 from ..exercise.conductor import shipped, shipped_files
@@ -58,8 +60,14 @@ def _controlling(request: Request) -> Any:
 
 
 def _run_json(request: Request, run_id: int) -> dict[str, Any]:
+    """A run's summary; for anyone but a controller, only the injects already out (the
+    controller's own OC plays too: its players must not read ahead)."""
     run = _conductor(request).run(run_id)
-    return {"run": run_id, **run.summary(request.app.state.node.now_ms())}
+    summary = {"run": run_id, **run.summary(request.app.state.node.now_ms())}
+    principal: Principal = request.state.principal
+    if not principal.can_conduct:
+        summary["injects"] = [i for i in summary["injects"] if i["state"] in ("released", "releasing")]
+    return summary
 
 
 def _conduct_errors(action: Any) -> Any:
@@ -80,6 +88,7 @@ async def msels() -> dict[str, Any]:
 @router.post("/v1/conduct", status_code=201)
 async def load(payload: MselLoad, request: Request) -> dict[str, Any]:
     """Load an MSEL as a new run (phase ready): a shipped one, or a file and its attachments."""
+    conductor = _controlling(request)  # before any work: only a controller may load
     if (payload.shipped is None) == (payload.msel is None):
         raise ApiError(422, "invalid_field", "give either 'shipped' or 'msel'")
     if payload.shipped is not None:
@@ -94,7 +103,6 @@ async def load(payload: MselLoad, request: Request) -> dict[str, Any]:
             files = {path: base64.b64decode(content, validate=True) for path, content in payload.files.items()}
         except binascii.Error:
             raise ApiError(422, "invalid_field", "files: each content must be base64") from None
-    conductor = _controlling(request)
     with write_errors():
         run_id = _conduct_errors(lambda: conductor.load(data, files, payload.speed))
     return _run_json(request, run_id)
@@ -163,15 +171,35 @@ def _me(node: Any) -> Any:
     return node.roster.get(node.identity.public_key) or node.member
 
 
+def _entries(node: Any, incident: bytes) -> list[Entry]:
+    """The canonical entries of an incident as this node reads them (sealed ones opened),
+    at most report_entries_max (the newest)."""
+    decoded = (
+        decode(e, node.roster, verify=False) for e in node.store.incident_entries(incident, limits.report_entries_max)
+    )
+    return [e for e in map(node.replica.readable, decoded) if e is not None and node.replica.log.is_canonical(e)]
+
+
 def run_report(node: Any, run_id: int) -> Report:
+    return run_report_builder(node, run_id)()
+
+
+def incident_report(node: Any, incident: bytes) -> Report:
+    return incident_report_builder(node, incident)()
+
+
+def run_report_builder(node: Any, run_id: int) -> Callable[[], Report]:
+    """The run's report, to be built: its inputs are gathered here, on the event loop
+    (they are the node's live state); the building, which costs, can run in a thread."""
     run = _conduct_errors(lambda: node.conductor.run(run_id))
-    incidents = {run.control, *run.done.values()} - {None}
-    entries = []
-    for incident in incidents:
-        for envelope in node.store.incident_entries(incident, limits.api_timeline_entries_max):
-            entry = decode(envelope, node.roster, verify=False)
-            if entry.exercise == run.msel.name and node.replica.log.is_canonical(entry):
-                entries.append(entry)
+    opened = [run.incident_entry(i.id) for i in run.msel.injects if i.kind is InjectKind.INCIDENT]
+    me = node.identity.public_key
+    entries = [
+        entry
+        for incident in {run.control, *opened} - {None}
+        for entry in _entries(node, incident)
+        if entry.exercise == run.msel.name and entry.shown_to(me)
+    ]
     now = node.now_ms()
     msel = run.msel
     exercise = {
@@ -184,22 +212,16 @@ def run_report(node: Any, run_id: int) -> Report:
         "endex_ms": run.ended_ms,
     }
     events = node.store.peer_events(run.started_ms or now, run.ended_ms or now)
-    members = list(node.roster)
-    return build("exercise", exercise, None, exercise_items(run), entries, members, events, _me(node), now)  # type: ignore[arg-type]
+    members, items, me_member = list(node.roster), exercise_items(run), _me(node)
+    return partial(build, "exercise", exercise, None, items, entries, members, events, me_member, now)  # type: ignore[arg-type]
 
 
-def incident_report(node: Any, incident: bytes) -> Report:
+def incident_report_builder(node: Any, incident: bytes) -> Callable[[], Report]:
     state = incident_state(node, incident)
-    entries = [
-        e
-        for e in (
-            node.replica.readable(decode(envelope, node.roster, verify=False))  # a restricted one opened
-            for envelope in node.store.incident_entries(incident, limits.api_timeline_entries_max)
-        )
-        if e is not None and e.exercise == state.opening.exercise and node.replica.log.is_canonical(e)
-    ]
+    me = node.identity.public_key
+    entries = [e for e in _entries(node, incident) if e.exercise == state.opening.exercise and e.shown_to(me)]
     view = state.summary()
-    first = min(e.hlc for e in entries)
+    first = min((e.hlc for e in entries), default=state.opening.hlc)
     exercise = {
         "name": state.opening.exercise or "",
         "title": view["title"],
@@ -214,7 +236,7 @@ def incident_report(node: Any, incident: bytes) -> Report:
     members = list(node.roster)
     items = incident_items(entries, members)
     ref = {"id": incident.hex(), "title": view["title"]}
-    return build("incident", exercise, ref, items, entries, members, events, _me(node), now)  # type: ignore[arg-type]
+    return partial(build, "incident", exercise, ref, items, entries, members, events, _me(node), now)  # type: ignore[arg-type]
 
 
 async def _download(report: Report, fmt: Literal["json", "html"], stem: str) -> Response:
@@ -231,7 +253,7 @@ async def _download(report: Report, fmt: Literal["json", "html"], stem: str) -> 
 @router.get("/v1/conduct/{run_id}/report.{fmt}")
 async def run_report_route(run_id: int, fmt: Literal["json", "html"], request: Request) -> Response:
     node = request.app.state.node
-    report = run_report(node, run_id)
+    report = await trio.to_thread.run_sync(run_report_builder(node, run_id))
     return await _download(report, fmt, f"after-action-{report['exercise']['name']}")
 
 
@@ -239,4 +261,5 @@ async def run_report_route(run_id: int, fmt: Literal["json", "html"], request: R
 async def incident_report_route(incident_id: str, fmt: Literal["json", "html"], request: Request) -> Response:
     node = request.app.state.node
     incident = hex_id(incident_id)
-    return await _download(incident_report(node, incident), fmt, f"incident-{incident_id[:12]}")
+    report = await trio.to_thread.run_sync(incident_report_builder(node, incident))
+    return await _download(report, fmt, f"incident-{incident_id[:12]}")

@@ -37,8 +37,9 @@ class MediaStatus(BaseModel):
 
 
 def _manifest(request: Request, media_id: str) -> Entry:
-    manifest = request.app.state.node.media.manifest(hex_id(media_id, "media"))
-    if manifest is None:
+    node = request.app.state.node
+    manifest = node.media.manifest(hex_id(media_id, "media"))
+    if manifest is None or not manifest.shown_to(node.identity.public_key):  # addressed to others
         raise ApiError(404, "not_found", f"no media {media_id}")
     return manifest  # type: ignore[no-any-return]
 

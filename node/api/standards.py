@@ -22,7 +22,7 @@ from bridges.xml import XmlRefused
 from protocol import limits
 
 from ..standards.context import context
-from ..standards.imports import NotFound, apply
+from ..standards.imports import NotFound, apply_all
 from .errors import ApiError
 from .writes import hex_id, operator_of, write_errors
 
@@ -109,25 +109,24 @@ async def import_document(fmt: Format, request: Request, response: Response) -> 
         raise ApiError(status, code, str(exc)) from None
     if not imported:  # a valid document about something else (an EDXL-DE of other content)
         return {"results": [], "note": f"{fmt}: the document is valid and carries no incident"}
-    results = []
     with write_errors():
-        for item in imported:
-            try:
-                outcome = apply(node, item, operator_of(request))
-            except NotFound as exc:
-                raise ApiError(404, "not_found", str(exc)) from None
-            results.append(
-                {
-                    "incident": outcome.incident.hex(),
-                    "action": outcome.action,
-                    "entry": None if outcome.entry is None else outcome.entry.hex(),
-                    "origin": {
-                        "format": item.origin.format,
-                        "sender": item.origin.sender,
-                        "id": item.origin.identifier,
-                    },
-                }
-            )
+        try:
+            outcomes = apply_all(node, imported, operator_of(request))
+        except NotFound as exc:
+            raise ApiError(404, "not_found", str(exc)) from None
+    results = [
+        {
+            "incident": outcome.incident.hex(),
+            "action": outcome.action,
+            "entry": None if outcome.entry is None else outcome.entry.hex(),
+            "origin": {
+                "format": item.origin.format,
+                "sender": item.origin.sender,
+                "identifier": item.origin.identifier,
+            },
+        }
+        for item, outcome in zip(imported, outcomes, strict=True)
+    ]
     if any(r["action"] == "created" for r in results):
         response.status_code = 201
     return {"results": results}

@@ -59,6 +59,7 @@ class Conductor:
         for run_id, (run, folder) in runs.load(node.store.db).items():
             self.runs[run_id], self.folders[run_id] = run, Path(folder)
         self._wake = trio.Event()
+        self._retry_at: dict[tuple[int, str, int], int] = {}  # a failed step: not before then
 
     # --- loading ---
 
@@ -151,30 +152,51 @@ class Conductor:
         return injects
 
     def addressees(self, countries: tuple[str, ...]) -> tuple[bytes, ...]:
-        return tuple(sorted(m.public_key for m in self.node.roster if m.country in countries))
+        """The members of these countries, and always this node: an addressed entry never
+        falls open to every member when a target country has no member on the roster."""
+        me = self.node.identity.public_key
+        return tuple(sorted({me, *(m.public_key for m in self.node.roster if m.country in countries)}))
 
     # --- releasing ---
 
+    def _next_step(self, run_id: int, now_ms: int) -> Step | None:
+        """The run's first due step not waiting out a failure."""
+        for step in self.runs[run_id].due(now_ms):
+            if self._retry_at.get((run_id, step.inject, step.index), 0) <= now_ms:
+                return step
+        return None
+
     async def release_forever(self) -> None:
+        """Each pass takes one step per run and looks again: a step that awaits (an
+        upload) may see the run paused, ended or the inject skipped meanwhile."""
         while True:
             with trio.move_on_after(limits.conduct_tick_ms / 1000):
                 await self._wake.wait()
             self._wake = trio.Event()
-            for run_id, run in list(self.runs.items()):
-                for step in run.due(self.node.now_ms()):
-                    if not self.node.writable:
-                        break
-                    await self._take(run_id, run, step)
+            progressed = True
+            while progressed and self.node.writable:
+                progressed = False
+                for run_id in list(self.runs):
+                    step = self._next_step(run_id, self.node.now_ms())
+                    if step is not None:
+                        progressed |= await self._take(run_id, step)
 
-    async def _take(self, run_id: int, run: Run, step: Step) -> None:
+    async def _take(self, run_id: int, step: Step) -> bool:
+        """Release one step; True if it is stored."""
+        run = self.runs[run_id]
         inject = run.msel.inject(step.inject)
         incident = run.incident_for(inject)
         to = self.addressees(inject.to)
         exercise = run.msel.name
 
         def record(db: sqlite3.Connection, entry: Entry) -> None:
+            # in the entry's transaction: a step the controller withdrew while it was
+            # being prepared (ENDEX, pause, skip during an upload) is not stored at all
+            if step not in self.runs[run_id].due(self.node.now_ms()):
+                raise StepWithdrawn(step.inject)
             runs.step_done(db, run_id, inject.id, step.index, entry.id)
 
+        key = (run_id, inject.id, step.index)
         try:
             if step.attachment is None:
                 body = inject.body(None if inject.kind is InjectKind.INCIDENT else incident)
@@ -185,14 +207,25 @@ class Conductor:
                 path = self.folders[run_id] / step.attachment
                 mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
                 entry = await self.node.media.upload(incident, path.name, mime, _read(path), exercise, None, record, to)
+        except StepWithdrawn:
+            return False
         except (WriteRefused, StorageFailed, ProtocolError, OSError) as exc:
-            log.warning(
-                "inject step not released; tried again",
-                extra={"run": run_id, "inject": inject.id, "step": step.index, "error": str(exc)[:200]},
-            )
-            return
-        run.done[(inject.id, step.index)] = entry.id
+            first = key not in self._retry_at
+            self._retry_at[key] = self.node.now_ms() + limits.conduct_retry_ms
+            if first:  # once per step, not every retry
+                log.warning(
+                    "inject step not released; tried again every few seconds",
+                    extra={"run": run_id, "inject": inject.id, "step": step.index, "error": str(exc)[:200]},
+                )
+            return False
+        self._retry_at.pop(key, None)
+        self.runs[run_id].done[(inject.id, step.index)] = entry.id
         log.info("inject released", extra={"run": run_id, "inject": inject.id, "step": step.index})
+        return True
+
+
+class StepWithdrawn(Exception):
+    """A release step the controller withdrew while it was being written."""
 
 
 async def _read(path: Path) -> AsyncIterator[bytes]:

@@ -68,7 +68,10 @@ class Receipts:
                     await trio.sleep(limits.receipts_retry_ms / 1000)
                     continue
                 try:
-                    self.node.write(Ack(entry.incident, entry.id, AckLevel.DELIVERED), entry.exercise)
+                    # to whoever the entry went to: an ack is no news to anyone else, even when
+                    # the incident's opening has not reached us yet
+                    to = tuple(sorted({*entry.to, entry.author}))
+                    self.node.write(Ack(entry.incident, entry.id, AckLevel.DELIVERED), entry.exercise, None, to)
                 except (WriteRefused, StorageFailed, ProtocolError) as exc:
                     log.warning("delivery receipt not written; retried", extra={"error": str(exc)[:200]})
                     await trio.sleep(limits.receipts_retry_ms / 1000)

@@ -6,10 +6,13 @@ inside the transaction that stores the step's entry (Store.also), so a step is d
 exactly when its entry is.
 """
 
+import logging
 import sqlite3
 
 from exercise.conduct import Phase, Run
-from exercise.msel import Msel, parse
+from exercise.msel import Msel, MselError, parse
+
+log = logging.getLogger("qroc.exercise")
 
 
 def create(db: sqlite3.Connection, msel: Msel, data: bytes, speed: float, now_ms: int) -> int:
@@ -29,7 +32,12 @@ def load(db: sqlite3.Connection) -> dict[int, tuple[Run, str]]:
         " FROM exercise_runs ORDER BY run"
     )
     for run_id, data, folder, phase, started, paused_total, paused_at, ended, control, speed in rows.fetchall():
-        run = Run(parse(data), Phase(phase), started, paused_total, paused_at, ended, control, speed=speed)
+        try:
+            msel = parse(data)
+        except MselError as exc:  # stored by a version with looser rules: kept, not conducted
+            log.error("a stored exercise run is set aside", extra={"run": run_id, "error": str(exc)[:200]})
+            continue
+        run = Run(msel, Phase(phase), started, paused_total, paused_at, ended, control, speed=speed)
         for inject, step, entry in db.execute(
             "SELECT inject, step, entry FROM exercise_steps WHERE run = ?", (run_id,)
         ):

@@ -10,8 +10,9 @@ In (`cot_in = "127.0.0.1:8087"`, off when empty): a TCP listener, loopback unles
 configured otherwise, for TAK clients. A stream is a sequence of `<event>` documents;
 each is imported as `POST /v1/import/cot` would (bridges.cot, node/standards/imports),
 by this node as a tool. A refused event is dropped, counted and logged; a connection
-sending more than cot_event_bytes_max without closing an event is cut. At most
-cot_clients_max connections at once.
+sending more than cot_event_bytes_max without closing an event is cut, and one sending
+events faster than its budget (protocol/budget.py, Input.COT) has the excess dropped and
+counted. At most cot_clients_max connections at once.
 """
 
 import logging
@@ -23,6 +24,7 @@ import trio
 from bridges import cot
 from bridges.xml import XmlRefused
 from protocol import limits
+from protocol.budget import Budgets, Input
 from protocol.errors import ProtocolError, WriteRefused
 
 from ..config import parse_host_port
@@ -47,8 +49,8 @@ class CotOut:
         view = self.node.incident_view(incident, comments=False)
         return None if view is None else cot.stream_event(view, context(self.node))
 
-    def on_incidents(self, incidents: set[bytes]) -> None:
-        """Queue the new state of each changed incident for every destination."""
+    def on_incidents(self, incidents: set[bytes], only: str | None = None) -> None:
+        """Queue the new state of each changed incident for every destination (or `only`)."""
         if not self.destinations:
             return
         for incident in incidents:
@@ -56,6 +58,8 @@ class CotOut:
             if event is None:
                 continue
             for destination, queue in self._queues.items():
+                if only is not None and destination != only:
+                    continue
                 queue.pop(incident, None)
                 queue[incident] = event
                 if len(queue) > limits.cot_queue_max:
@@ -78,21 +82,28 @@ class CotOut:
                 await trio.sleep(backoff / 1000)
                 backoff = min(backoff * 2, limits.cot_backoff_ms_max)
                 continue
-            backoff = limits.cot_backoff_ms_min
             log.info("CoT destination connected", extra={"to": destination})
-            self.on_incidents(set(self.node.replica.visible_incidents()))  # the whole picture
+            self.on_incidents(set(self.node.replica.visible_incidents()), only=destination)  # the whole picture
+            connected = trio.current_time()
             try:
                 async with stream:
                     await self._send(destination, stream)
-            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as exc:
+            except (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as exc:
                 log.info("CoT destination lost", extra={"to": destination, "error": str(exc)[:200]})
+            # one that accepts and drops at once waits like one that refuses
+            if trio.current_time() - connected < limits.cot_backoff_ms_max / 1000:
+                await trio.sleep(backoff / 1000)
+                backoff = min(backoff * 2, limits.cot_backoff_ms_max)
+            else:
+                backoff = limits.cot_backoff_ms_min
 
     async def _send(self, destination: str, stream: trio.SocketStream) -> None:
         queue = self._queues[destination]
         while True:
             while queue:
                 incident, event = next(iter(queue.items()))
-                await stream.send_all(event)
+                with trio.fail_after(limits.cot_send_ms_max / 1000):  # a client that stopped reading
+                    await stream.send_all(event)
                 if queue.get(incident) is event:  # not superseded while it was sent
                     del queue[incident]
             self._wake[destination] = trio.Event()
@@ -126,11 +137,15 @@ class CotIn:
 
     async def _read(self, stream: trio.SocketStream) -> None:
         buffer = b""
+        budget = Budgets()  # this connection's: events are fsynced writes for the federation
         async for data in stream:
             buffer += data
             while (end := buffer.find(END)) != -1:
                 event, buffer = buffer[: end + len(END)], buffer[end + len(END) :]
-                self._import(event.strip())
+                if budget.take("cot", Input.COT, self.node.now_ms()):
+                    self._import(event.strip())
+                else:
+                    self.node.metrics.throttled.labels("cot").inc()
             if len(buffer) > limits.cot_event_bytes_max:
                 self.node.metrics.rejected.labels("too_large", "cot").inc()
                 log.warning("CoT client cut: an event over the size limit")

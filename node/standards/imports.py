@@ -15,6 +15,8 @@ Rules:
 - An update for an unknown incident that says enough to open one (title, category,
   severity) opens it; a cancel for an unknown one is refused (NotFound), nothing written.
 - Field values are checked by the protocol's constructors (InvalidField: 422).
+- A document is all or nothing: every item is checked before the first is written
+  (apply_all); a write that fails midway (the disk) is the only partial outcome.
 """
 
 from dataclasses import dataclass
@@ -71,9 +73,38 @@ def _registers(imported: Imported) -> Registers:
     )
 
 
+def apply_all(node: Any, items: list[Imported], operator: str | None) -> list[Outcome]:
+    """Write a whole document's items, or nothing: every item is resolved and its body
+    built (raising NotFound or InvalidField) before the first is written. An item may
+    name one opened earlier in the same document."""
+    opened: set[tuple[str, str, str]] = set()
+    for item in items:
+        try:
+            _plan(node, item)
+        except NotFound:
+            names = {(o.format, o.sender, o.identifier) for o in (*item.refers_to, item.origin)}
+            if not names & opened:
+                raise
+        opened.add((item.origin.format, item.origin.sender, item.origin.identifier))
+    return [apply(node, item, operator) for item in items]
+
+
 def apply(node: Any, imported: Imported, operator: str | None) -> Outcome:
     """Write what `imported` says (see the rules above); raises NotFound, InvalidField or
     the node's write errors, with nothing written."""
+    state, body = _plan(node, imported)
+    if body is None:
+        assert state is not None
+        return Outcome(state.id, "unchanged", None)
+    entry = node.write(body, imported.exercise, operator)
+    if state is None:
+        return Outcome(entry.id, "created", entry.id)
+    return Outcome(state.id, "cancelled" if imported.action == "cancel" else "updated", entry.id)
+
+
+def _plan(node: Any, imported: Imported) -> tuple[IncidentState | None, Open | Update | None]:
+    """The incident an item concerns (None: a new one) and the body to write (None:
+    nothing changes); NotFound or InvalidField (a body the protocol refuses)."""
     own = _origin(imported)
     targets = [Origin(o.format, o.sender, o.identifier) for o in imported.refers_to] + [own]
     state = next((s for o in targets if (s := find(node, o, imported.exercise)) is not None), None)
@@ -85,16 +116,14 @@ def apply(node: Any, imported: Imported, operator: str | None) -> Outcome:
     if state is None:
         if registers.title is None or registers.category is None or registers.severity is None:
             raise NotFound(f"the update names no incident held here ({own.sender}, {own.identifier})")
-        entry = node.write(Open(registers, imported.tags, own), imported.exercise, operator)
-        return Outcome(entry.id, "created", entry.id)
+        return None, Open(registers, imported.tags, own)
     if imported.origin.format == "cot" and imported.action != "cancel":
         registers = Registers(title=registers.title, description=registers.description, location=registers.location)
     changes = _changed(state, registers)
     adds = tuple(sorted(set(imported.tags) - set(state.live_tags())))
     if not changes.items() and not adds:
-        return Outcome(state.id, "unchanged", None)
-    entry = node.write(Update(state.id, changes, adds), imported.exercise, operator)
-    return Outcome(state.id, "cancelled" if imported.action == "cancel" else "updated", entry.id)
+        return state, None
+    return state, Update(state.id, changes, adds)
 
 
 def _changed(state: IncidentState, wanted: Registers) -> Registers:

@@ -1,11 +1,13 @@
-"""A member that floods is throttled, then banned and disconnected; the others are
-unaffected (protocol/budget.py on real nodes)."""
+"""A member that floods is throttled; one that keeps sending invalid input is banned and
+disconnected; the others are unaffected (protocol/budget.py on real nodes)."""
 
 import contextlib
 
 import trio
 from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
 
+from node.mesh.gossip import TOPIC
 from node.mesh.syncer import PROTOCOL_ID
 from protocol import limits
 
@@ -13,21 +15,34 @@ from .api_client import INCIDENT, client
 from .federation import federation, running, wait_until
 
 
-async def test_a_member_over_its_budgets_is_throttled_then_disconnected_and_the_others_are_unaffected(tmp_path):
+async def open_sync_streams(bad, target, count: int) -> None:
+    """Sync sessions far faster than the member's budget."""
+    for _ in range(count):
+        with contextlib.suppress(Exception):
+            stream = await bad.host.new_stream(ID.from_base58(target.peer_id), [PROTOCOL_ID])
+            await stream.reset()
+
+
+async def send_garbage_gossip(bad, count: int) -> None:
+    """What a hostile member's own tooling sends: no local validation, distinct messages
+    (gossip ids are content hashes), none of them an entry."""
+    pubsub = bad.gossip.pubsub
+    for n in range(count):
+        message = rpc_pb2.Message(data=b"\x82\x41\x00\x41\x00" + n.to_bytes(4, "big"), topicIDs=[TOPIC])
+        message.from_id = pubsub.my_id.to_bytes()
+        message.seqno = pubsub._next_seqno()
+        await bad.gossip.router.publish(pubsub.my_id, message)
+        await trio.sleep(0.005)
+
+
+async def test_a_member_over_budget_is_throttled_one_sending_invalid_input_is_banned_others_unaffected(tmp_path):
     dirs = federation(tmp_path, 3)
     async with running(dirs) as (a, bad, c), client(a) as api_a, client(c) as api_c:
         await wait_until(lambda: all(len(n.connected) == 2 and n.writable for n in (a, bad, c)))
-
-        async def open_sync_streams(count: int) -> None:  # sync sessions far faster than its budget
-            for _ in range(count):
-                with contextlib.suppress(Exception):
-                    stream = await bad.host.new_stream(ID.from_base58(a.peer_id), [PROTOCOL_ID])
-                    await stream.reset()
-
-        await open_sync_streams(limits.budget_sync_burst + 5)
+        await open_sync_streams(bad, a, limits.budget_sync_burst + 20)
         await wait_until(lambda: a.budgets.standing(bad.peer_id).throttled > 0)
-        assert not a.budgets.banned(bad.peer_id, a.now_ms())  # throttled first
-        await open_sync_streams(2 * limits.offences_max)  # every throttled one is an offence
+        assert not a.budgets.banned(bad.peer_id, a.now_ms())  # a throttled sync is dropped, not an offence
+        await send_garbage_gossip(bad, 2 * limits.offences_max)
         await wait_until(lambda: a.budgets.banned(bad.peer_id, a.now_ms()) and bad.peer_id not in a.connected)
         peers = {p["peer_id"]: p for p in (await api_a.get("/v1/peers")).json()["peers"]}
         assert peers[bad.peer_id]["banned_until"] is not None and peers[bad.peer_id]["offences"] >= limits.offences_max
