@@ -188,6 +188,8 @@ def parse(data: bytes, attachment_sizes: Mapping[str, int] | None = None) -> Mse
         raise MselError(f"MSEL: the file is not UTF-8 ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise MselError(f"MSEL: not valid TOML: {error}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise MselError("MSEL: arrays or tables nested too deep") from None
     _known(document, ("exercise", "inject"), "MSEL")
     exercise = _table(document.get("exercise"), "[exercise]")
     where = "[exercise]"

@@ -1,6 +1,7 @@
 """Node configuration: one TOML file in the data directory, every option documented in
 config/node.example.toml. Loading validates everything and names the bad option."""
 
+import re
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -53,7 +54,8 @@ class Config:
         check.addrs("listen", required=True)
         check.addrs("announce", required=False)
         self.api_host, self.api_port = parse_host_port(self.api, "api")
-        if not 0.5 <= float(self.sync_interval_s) <= 3600:
+        interval = self.sync_interval_s
+        if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.5 <= interval <= 3600:
             raise ConfigError("config option 'sync_interval_s' must be between 0.5 and 3600 seconds")
         if not isinstance(self.gossip, bool):
             raise ConfigError("config option 'gossip' must be true or false")
@@ -88,6 +90,8 @@ class Config:
             raise ConfigError(f"no config file at {path} (create one with 'qroc init')") from None
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config {path}: {exc}") from None
+        except RecursionError:  # tomllib recurses once per nested array or inline table
+            raise ConfigError(f"cannot read config {path}: arrays or tables nested too deep") from None
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(data) - known)
         if unknown:
@@ -104,7 +108,7 @@ class Config:
 def parse_host_port(value: object, option: str) -> tuple[str, int]:
     if isinstance(value, str) and ":" in value:
         host, _, port = value.rpartition(":")
-        if host and port.isdigit() and 0 < int(port) < 65536:
+        if host and re.fullmatch("[0-9]{1,5}", port) and 0 < int(port) < 65536:  # not str.isdigit: "²"
             return host.strip("[]"), int(port)
     raise ConfigError(f"config option {option!r} must be HOST:PORT, not {value!r}")
 

@@ -113,7 +113,7 @@ class DataDir:
             cards = json.loads(self.roster_path.read_text())
         except FileNotFoundError:
             raise DataDirError(f"no roster at {self.roster_path}") from None
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # json recurses per nesting level
             raise DataDirError(f"cannot read roster {self.roster_path}: {exc}") from None
         if not isinstance(cards, list):
             raise DataDirError(f"roster {self.roster_path} must be a JSON list of member cards")

@@ -1,0 +1,205 @@
+"""Seed corpora of the protocol and node targets, made by the project's own encoders.
+
+Rules:
+- Every seed is a real encoding built here at run time (entry.create, SyncMessage.encode,
+  encode_frame, DataDir.save_roster, Config.to_toml): nothing is copied from elsewhere.
+- Fixed keys and clock: the seeds, and so a seeded run, are the same on every machine.
+- The seeds reach every branch a valid input can take: each body kind, an exercise, an
+  operator, addressees, a fork, compressed and raw frames, every message part.
+"""
+
+import tempfile
+from functools import cache
+from pathlib import Path
+
+import cbor2
+
+from node.config import Config
+from node.datadir import DataDir
+from protocol import cbor
+from protocol.body import (
+    Ack,
+    AckLevel,
+    Answer,
+    Body,
+    Category,
+    Comment,
+    Location,
+    Media,
+    Open,
+    Origin,
+    Profile,
+    Registers,
+    Severity,
+    Status,
+    Update,
+)
+from protocol.entry import Entry, create
+from protocol.identity import Identity
+from protocol.media import Chunker, encode_frame
+from protocol.roster import Member, Roster
+from protocol.sync import EMPTY, SyncMessage
+from protocol.transfer import (
+    NOT_HELD,
+    OP_GET,
+    OP_HAVE,
+    UNKNOWN_MANIFEST,
+    encode_bitmap,
+    encode_error,
+    encode_frame_response,
+    encode_request,
+)
+
+NOW_MS = 1_763_786_000_000  # 2025-11-22
+AUTHOR = Identity(bytes([1]) * 32)  # writes the chain
+PEER = Identity(bytes([2]) * 32)  # the replica that receives it (targets.sync_receive)
+ROSTER = Roster(
+    [
+        Member(
+            "OC Belgium (Federal Police)", "BE", AUTHOR.public_key, (f"/ip4/192.0.2.10/tcp/4001/p2p/{AUTHOR.peer_id}",)
+        ),
+        Member("OC Czechia", "CZ", PEER.public_key),
+    ]
+)
+# A frame's chunk length, which the manifest gives the receiver: 3 bytes before the frame.
+LENGTH_BYTES = 3
+
+
+def _media(incident: bytes) -> Media:
+    chunker = Chunker(chunk_size=16)
+    chunker.feed(b"scene photo bytes, not a real JPEG")
+    return chunker.finish(incident, "scene.jpg", "image/jpeg")[1]
+
+
+@cache
+def chain() -> tuple[Entry, ...]:
+    """AUTHOR's log: one entry of each kind, the later ones with exercise, operator, `to`."""
+    opening = create(
+        AUTHOR,
+        1,
+        None,
+        NOW_MS << 16,
+        Open(
+            Registers(
+                "Device found at Brussels-Midi",
+                Category.CBRNE,
+                Severity.HIGH,
+                Status.OPEN,
+                "Unattended rucksack.\n\tSensor alarm.",
+                Location(508_358_000, 43_364_000, "Brussels-Midi"),
+            ),
+            ("cbrne", "transit"),
+            Origin("cap", "sender@example.org", "alert-1"),
+        ),
+    )
+    incident = opening.id
+    bodies: list[Body] = [
+        Update(incident, Registers(status=Status.MONITORING), ("lead-be",), (("transit", (incident,)),)),
+        Comment(incident, "Cordon set at 200 m."),
+        _media(incident),
+        Ack(incident, incident, AckLevel.NOTED),
+        Profile("qroc-2025", (Answer("alerting", 2, 4, "Night shift\tonly."), Answer("media", 1, 3))),
+    ]
+    entries = [opening]
+    for n, body in enumerate(bodies, 2):
+        entries.append(
+            create(
+                AUTHOR,
+                n,
+                entries[-1].id,
+                (NOW_MS << 16) + n,
+                body,
+                exercise="drill-7" if n % 2 else None,
+                operator="J. Peeters" if n > 3 else None,
+                to=(PEER.public_key,) if n == 5 else (),
+            )
+        )
+    return tuple(entries)
+
+
+@cache
+def fork() -> Entry:
+    """A second entry at seq 2: with chain()[1], the proof that AUTHOR forked."""
+    first = chain()[0]
+    return create(AUTHOR, 2, first.id, (NOW_MS << 16) + 9, Comment(first.id, "written by a cloned key"))
+
+
+def entries() -> list[bytes]:
+    return [e.signed for e in (*chain(), fork())]
+
+
+def contents() -> list[bytes]:
+    """What AUTHOR signed: the first item of each envelope."""
+    return [cbor2.loads(signed)[0] for signed in entries()]
+
+
+def manifests() -> list[bytes]:
+    return [cbor.encode(e.body.to_cbor()) for e in chain() if e.body.kind == 4]
+
+
+def profiles() -> list[bytes]:
+    return [cbor.encode(e.body.to_cbor()) for e in chain() if e.body.kind == 6]
+
+
+def sync_messages() -> list[bytes]:
+    log = chain()
+    head = {AUTHOR.public_key: (len(log), log[-1].id)}
+    forked = {AUTHOR.public_key: (2, fork().id)}
+    samples = {AUTHOR.public_key: [(1, log[0].id), (2, fork().id), (4, log[3].id)]}
+    return [
+        EMPTY,
+        SyncMessage(heads=head, clock=NOW_MS).encode(),
+        SyncMessage(heads={}, entries=[e.signed for e in log]).encode(),
+        SyncMessage(heads=forked, wants=[fork().id, log[0].id], samples=samples).encode(),
+        SyncMessage(entries=[fork().signed], forks=[(log[1].signed, fork().signed)]).encode(),
+    ]
+
+
+def chunk_requests() -> list[bytes]:
+    manifest = chain()[3]
+    return [encode_request(OP_HAVE, manifest.id), encode_request(OP_GET, manifest.body.chunks[0])]  # type: ignore[union-attr]
+
+
+def _chunks() -> list[bytes]:
+    return [b"incident report line\n" * 40, bytes(range(256)), b"x"]
+
+
+def chunk_responses() -> list[bytes]:
+    frames = [encode_frame_response(encode_frame(chunk)) for chunk in _chunks()]
+    return [encode_bitmap([True, False, True]), *frames, encode_error(NOT_HELD), encode_error(UNKNOWN_MANIFEST)]
+
+
+def chunk_frames() -> list[bytes]:
+    return [len(chunk).to_bytes(LENGTH_BYTES, "big") + encode_frame(chunk) for chunk in _chunks()]
+
+
+def rosters() -> list[bytes]:
+    """roster.json as `qroc init` and `qroc roster add` write it."""
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        datadir = DataDir(Path(tmp))
+        for roster in (ROSTER, Roster(list(ROSTER)[:1])):
+            datadir.save_roster(roster)
+            out.append(datadir.roster_path.read_bytes())
+    return out
+
+
+def configs() -> list[bytes]:
+    full = Config(
+        name="OC Belgium (Federal Police)",
+        country="BE",
+        listen=["/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001"],
+        announce=["/ip4/192.0.2.10/tcp/4001", "/dns4/oc.example.org/tcp/4001"],
+        api="[::1]:8700",
+        sync_interval_s=2.5,
+        gossip=False,
+        media_fetch="on_demand",
+        media_auto_fetch_bytes_max=1_000_000,
+        log_level="debug",
+        log_format="text",
+        tls_cert="/etc/qroc/cert.pem",
+        tls_key="/etc/qroc/key.pem",
+        cot_out=["tcp://192.0.2.20:8087"],
+        cot_in="127.0.0.1:4242",
+    )
+    return [full.to_toml().encode(), Config(name="OC EU", country="EU").to_toml().encode()]
