@@ -125,12 +125,13 @@ def _read(fields: Fields) -> Content:
     if (seq == 1) != (prev is None):
         raise InvalidField("seq 1 has no prev; every later entry has one")
     hlc = fields.uint(4)
+    raw_kind = fields.raw(5)
+    if type(raw_kind) is not int or raw_kind < 1:
+        raise InvalidField(f"entry kind {raw_kind!r} is not a whole number from 1")
     try:
-        kind = Kind(fields.raw(5)) if type(fields.raw(5)) is int else None
-    except ValueError:
-        kind = None
-    if kind is None:
-        raise InvalidField(f"unknown entry kind {fields.raw(5)!r}")
+        kind = Kind(raw_kind)
+    except ValueError:  # a later version's kind: not this member's fault, nor ours
+        raise UnsupportedVersion(f"entry kind {raw_kind} is newer than this software") from None
     body = BODY_TYPES[kind].from_cbor(fields.raw(6))
     exercise = fields.text(7, EXERCISE, required=False)
     operator = fields.text(8, OPERATOR, required=False)

@@ -630,7 +630,8 @@ def reject_vectors() -> list[dict[str, Any]]:
         ("seq 0", envelope(content(comment, seq=0)), "invalid_field"),
         ("hlc 2^63", envelope(content(comment, hlc=1 << 63)), "invalid_field"),
         ("seq 1 with a prev", envelope(content(comment, seq=1)), "invalid_field"),
-        ("kind 5", envelope(content(comment, kind=5)), "invalid_field"),
+        ("kind 5 with a comment's body", envelope(content(comment, kind=5)), "invalid_field"),
+        ("kind 99 (a later version's)", envelope(content(comment, kind=99)), "unsupported_version"),
         ("kind true", envelope(content(comment, kind=True)), "invalid_field"),
         ("an empty exercise name", envelope(content(comment, exercise="")), "invalid_field"),
         (
