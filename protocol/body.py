@@ -14,6 +14,7 @@ share keys 1–7 (the incident's fields); comments and media manifests have keys
     profile:       0 questionnaire key  1 answers [[area, current, target, note]]
     sealed:        0 incident (absent: opens one)  1 key id  2 nonce  3 ciphertext
                    4 wrapped keys [[recipient, nonce, box]] (protocol/sealed.py)
+    proposal, approval, address: the roster's governance (protocol/charter.py)
 
 Rules:
 - The constructors are the validators: a body that exists is valid, whether an API
@@ -29,19 +30,11 @@ from itertools import pairwise
 from typing import Any
 
 from . import limits
+from .charter import Address, Approval, Proposal
 from .errors import InvalidField
+from .kinds import Kind
 from .schema import Fields, as_array, as_bytes32
 from .text import Shape, TextRule
-
-
-class Kind(IntEnum):
-    OPEN = 1
-    UPDATE = 2
-    COMMENT = 3
-    MEDIA = 4
-    ACK = 5
-    PROFILE = 6
-    SEALED = 7
 
 
 class AckLevel(IntEnum):
@@ -569,7 +562,7 @@ class Sealed:
         return cls(fields.bytes32(0, required=False), fields.raw(1), fields.raw(2, False), fields.raw(3, False), keys)
 
 
-Body = Open | Update | Comment | Media | Ack | Profile | Sealed
+Body = Open | Update | Comment | Media | Ack | Profile | Sealed | Proposal | Approval | Address
 BODY_TYPES: dict[Kind, type[Body]] = {
     Kind.OPEN: Open,
     Kind.UPDATE: Update,
@@ -578,4 +571,7 @@ BODY_TYPES: dict[Kind, type[Body]] = {
     Kind.ACK: Ack,
     Kind.PROFILE: Profile,
     Kind.SEALED: Sealed,
+    Kind.PROPOSAL: Proposal,
+    Kind.APPROVAL: Approval,
+    Kind.ADDRESS: Address,
 }

@@ -12,7 +12,8 @@ Rules:
 - `seq` starts at 1 for each author; `prev` is null at seq 1 and the id of the author's
   entry at seq-1 otherwise (checked by the log when the entry links, not here).
 - Decoding checks, in order of cost: size, envelope, canonical content, version, author in
-  the roster, signature, then the fields and the body. Only ProtocolError escapes.
+  the roster, signature, then the fields and the body, and for a former member's key that
+  the seq is not past its last accepted one. Only ProtocolError escapes.
 - `operator` names the person at the author's OC who wrote the entry (a console login's
   display name): the audit trail says who, not only which OC. It is the author's claim,
   signed with the OC's key; entries without it (tools, older nodes) stay valid.
@@ -30,7 +31,7 @@ from typing import Any
 
 from . import cbor, limits
 from .body import BODY_TYPES, Body, Kind
-from .errors import InvalidField, Malformed, UnknownAuthor, UnsupportedVersion
+from .errors import InvalidField, Malformed, Revoked, UnknownAuthor, UnsupportedVersion
 from .identity import Identity, hash32, signature_bytes
 from .roster import Roster
 from .schema import Fields, as_bytes32
@@ -188,6 +189,9 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
     if verify:
         member.verifier.verify(ENTRY_DOMAIN, content_bytes, signature)
     c = _read(fields)
+    last_seq = roster.last_seq(c.author)
+    if last_seq is not None and c.seq > last_seq:
+        raise Revoked(f"entry at seq {c.seq} of a key whose last accepted seq is {last_seq} (revoked or rotated)")
     return Entry(*_fields_of(c), hash32(data), bytes(data))
 
 

@@ -42,6 +42,14 @@ class UnknownAuthor(ProtocolError):
     reason = "unknown_author"
 
 
+class Revoked(ProtocolError):
+    """An entry of a former member's key after its last accepted seq (a revocation or a
+    rotation named that seq): refused everywhere. Not an offence: a node that took it in
+    before it learned of the revocation may relay it in good faith."""
+
+    reason = "revoked"
+
+
 class BadSignature(ProtocolError):
     reason = "bad_signature"
 

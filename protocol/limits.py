@@ -56,6 +56,13 @@ own_log_wait_ms = 30_000
 roster_members_max = 256
 member_addrs_max = 8
 addr_chars_max = 256
+# Governance (protocol/governance.py). A quorum is a simple fraction ("2/3"); a larger
+# denominator would only let rounding hide what the rule means.
+quorum_denominator_max = 100
+# Proposals, approvals and address announcements a federation's history may hold: one
+# admission costs about n of them; this is decades of changes for a few dozen members,
+# and the fold reads them all on every change.
+governance_entries_max = 100_000
 
 # --- log bookkeeping ---
 # Entries that arrived before their predecessor wait here until sync fills the gap.

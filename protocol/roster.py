@@ -35,6 +35,16 @@ def check_country(code: object) -> str:
     return code
 
 
+def check_addrs(addrs: object) -> list[str]:
+    if (
+        not isinstance(addrs, list)
+        or len(addrs) > limits.member_addrs_max
+        or not all(isinstance(a, str) and 0 < len(a) <= limits.addr_chars_max for a in addrs)
+    ):
+        raise InvalidField(f"member card field 'addrs' must be a list of at most {limits.member_addrs_max} addresses")
+    return addrs
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     name: str
@@ -70,50 +80,64 @@ class Member:
         public_key = bytes.fromhex(key_hex) if isinstance(key_hex, str) and _KEY_HEX.fullmatch(key_hex) else b""
         if len(public_key) != public_key_bytes:
             raise InvalidField("member card field 'public_key' must be 64 lower-case hex digits")
-        addrs = card.get("addrs", [])
-        if (
-            not isinstance(addrs, list)
-            or len(addrs) > limits.member_addrs_max
-            or not all(isinstance(a, str) and 0 < len(a) <= limits.addr_chars_max for a in addrs)
-        ):
-            raise InvalidField(
-                f"member card field 'addrs' must be a list of at most {limits.member_addrs_max} addresses"
-            )
+        addrs = check_addrs(card.get("addrs", []))
         member = cls(name=name, country=country, public_key=public_key, addrs=tuple(addrs))
         if "peer_id" in card and card["peer_id"] != member.peer_id:
             raise InvalidField("member card 'peer_id' does not match its public key")
         return member
 
 
+Former = tuple[Member, int]  # a former member's card and its key's last accepted seq
+
+
 class Roster:
-    """The federation's members, looked up by public key or PeerID."""
+    """The federation's members, looked up by public key or PeerID; and its former keys
+    (revoked, or rotated away from), whose entries up to their last accepted seq stay
+    history. A node's roster is one live object: the governance fold replaces its content
+    (Replica), and everything holding it sees the change."""
 
-    def __init__(self, members: Iterable[Member] = ()) -> None:
-        self._by_key: dict[bytes, Member] = {}
-        self._by_peer_id: dict[str, Member] = {}
+    def __init__(self, members: Iterable[Member] = (), former: Mapping[bytes, "Former"] | None = None) -> None:
+        self.replace(members, former or {})
+
+    def replace(self, members: Iterable[Member], former: Mapping[bytes, "Former"]) -> None:
+        by_key: dict[bytes, Member] = {}
         for member in members:
-            self._add(member)
-
-    def _add(self, member: Member) -> None:
-        if member.public_key not in self._by_key and len(self._by_key) >= limits.roster_members_max:
-            raise InvalidField(f"a roster holds at most {limits.roster_members_max} members")
-        self._by_key[member.public_key] = member
-        self._by_peer_id[member.peer_id] = member
+            if member.public_key not in by_key and len(by_key) >= limits.roster_members_max:
+                raise InvalidField(f"a roster holds at most {limits.roster_members_max} members")
+            by_key[member.public_key] = member
+        self._by_key = by_key
+        self._by_peer_id = {m.peer_id: m for m in by_key.values()}
+        self.former = dict(former)  # public key -> (member as it was, last accepted seq)
 
     def with_member(self, member: Member) -> "Roster":
         """A new roster with `member` added or its card replaced."""
-        return Roster([*(m for m in self if m.public_key != member.public_key), member])
+        return Roster([*(m for m in self if m.public_key != member.public_key), member], self.former)
 
     def get(self, public_key: bytes) -> Member | None:
-        return self._by_key.get(public_key)
+        """A member, current or former: whose entries we verify and name."""
+        member = self._by_key.get(public_key)
+        if member is None and public_key in self.former:
+            return self.former[public_key][0]
+        return member
+
+    def last_seq(self, public_key: bytes) -> int | None:
+        """A former key's last accepted seq (entries after it are refused); None if current."""
+        former = self.former.get(public_key)
+        return None if former is None else former[1]
+
+    def is_current(self, public_key: bytes) -> bool:
+        return public_key in self._by_key
 
     def by_peer_id(self, peer_id: str) -> Member | None:
+        """A current member: only they may connect."""
         return self._by_peer_id.get(peer_id)
 
     def __contains__(self, public_key: object) -> bool:
-        return public_key in self._by_key
+        """Whether entries of this key are read at all (a current or former member)."""
+        return public_key in self._by_key or public_key in self.former
 
     def __iter__(self) -> Iterator[Member]:
+        """The current members, in a stable order."""
         return iter(sorted(self._by_key.values(), key=lambda m: (m.country, m.name, m.public_key)))
 
     def __len__(self) -> int:
