@@ -10,7 +10,7 @@
     approval:  0 proposal (entry id)
     address:   0 addrs (the author's own dial addresses; absent: none)
 
-Rules (the fold is protocol/governance.py, the rule is SPEC.md §9):
+Rules (the fold and its rules are protocol/governance.py; SPEC.md does not describe them yet):
 - The constructors validate: a proposal carries exactly the keys its action needs.
 - A quorum is a fraction above one half and at most one: two proposals on one roster
   version cannot both reach it unless some member signs both, which honest nodes refuse.
@@ -24,7 +24,7 @@ from . import limits
 from .errors import InvalidField
 from .identity import Identity, Verifier
 from .kinds import Kind
-from .roster import MEMBER_NAME, check_addrs, check_country
+from .roster import MEMBER_NAME, check_addrs, check_country, is_addr
 from .schema import Fields, as_bytes32
 
 ROTATE_DOMAIN = b"qroc-mesh/rotate/v1\x00"
@@ -158,9 +158,9 @@ class Proposal:
 
 
 def _addr(value: Any) -> str:
-    if type(value) is not str or not 0 < len(value) <= limits.addr_chars_max:
+    if not is_addr(value):
         raise InvalidField(f"an address is text of 1 to {limits.addr_chars_max} characters")
-    return value
+    return value  # type: ignore[no-any-return]
 
 
 def _proof(value: Any) -> bytes | None:

@@ -3,7 +3,7 @@
 The genesis is the one thing configured by hand: the founders' cards and the quorum,
 signed by every founder. Every later change is a proposal entry (protocol/charter.py)
 that names the roster version it changes (the genesis id, or the id of the last proposal
-in force) and is in force once enough current members have signed it. Rules (SPEC.md §9):
+in force) and is in force once enough current members have signed it. Rules (not yet in SPEC.md):
 
 - A proposal counts its author's signature (the entry) and one per approval entry of
   another current member. It needs ceil(n × quorum) of the n current members — except a
@@ -32,8 +32,8 @@ from .charter import Action, Address, Approval, Proposal, Quorum
 from .entry import Entry
 from .errors import BadSignature, InvalidField
 from .identity import Identity, hash32
-from .kinds import Kind
-from .roster import Member, Roster
+from .kinds import GOVERNANCE_KINDS
+from .roster import Member
 
 GENESIS_DOMAIN = b"qroc-mesh/genesis/v1\x00"
 GENESIS_FORMAT = "qroc-genesis/1"
@@ -194,7 +194,7 @@ class Governance:
         self.entries: dict[bytes, Entry] = {}  # id -> proposal, approval or address entry
 
     def add(self, entry: Entry) -> None:
-        assert entry.kind in (Kind.PROPOSAL, Kind.APPROVAL, Kind.ADDRESS)
+        assert entry.kind in GOVERNANCE_KINDS
         if len(self.entries) >= limits.governance_entries_max:
             raise InvalidField(f"a federation holds at most {limits.governance_entries_max} governance entries")
         self.entries[entry.id] = entry
@@ -239,51 +239,3 @@ class Governance:
         for key, addrs in announced.items():
             state.members[key] = replace(state.members[key], addrs=addrs)
         return state
-
-    def proposals(self, state: State) -> list[dict[str, Any]]:
-        """Every proposal held, with where it stands against `state` (for the API)."""
-        signers = self._signers()
-        out = []
-        for entry in sorted(self.entries.values(), key=lambda e: e.order_key):
-            body = entry.body
-            if not isinstance(body, Proposal):
-                continue
-            if entry.id in state.in_force:
-                status, why = "in_force", None
-            elif body.base != state.version:
-                status, why = "superseded", "the roster changed since it was proposed: propose it again"
-            elif (why := state.why_invalid(body)) is not None or entry.author not in state.members:
-                status, why = "invalid", why or "its author is not a current member"
-            else:
-                status = "pending"
-            out.append(
-                {
-                    "entry": entry,
-                    "status": status,
-                    "why": why,
-                    "signers": sorted(signers.get(entry.id, set()) & state.members.keys()),
-                    "needed": state.threshold(entry),
-                }
-            )
-        return out
-
-    def approved_on(self, me: bytes, version: bytes) -> bytes | None:
-        """The proposal on `version` that `me` has signed already, if any (honest nodes
-        sign one per version)."""
-        for entry in self.entries.values():
-            if entry.author != me:
-                continue
-            target = entry.id if isinstance(entry.body, Proposal) else getattr(entry.body, "proposal", None)
-            proposal = self.entries.get(target) if target is not None else None
-            if proposal is not None and isinstance(proposal.body, Proposal) and proposal.body.base == version:
-                return proposal.id
-        return None
-
-
-def roster_of(state: State, dial_addrs: Mapping[bytes, tuple[str, ...]], into: Roster) -> None:
-    """Put `state` into the live roster `into`; `dial_addrs` are this node's own dial
-    addresses for some members (a VPN, a link emulator), which take precedence."""
-    into.replace(
-        (replace(m, addrs=dial_addrs[k]) if k in dial_addrs else m for k, m in state.members.items()),
-        state.former,
-    )

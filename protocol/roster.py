@@ -35,12 +35,13 @@ def check_country(code: object) -> str:
     return code
 
 
+def is_addr(value: object) -> bool:
+    """A dial address as a card or an address entry carries it: text of bounded length."""
+    return isinstance(value, str) and 0 < len(value) <= limits.addr_chars_max
+
+
 def check_addrs(addrs: object) -> list[str]:
-    if (
-        not isinstance(addrs, list)
-        or len(addrs) > limits.member_addrs_max
-        or not all(isinstance(a, str) and 0 < len(a) <= limits.addr_chars_max for a in addrs)
-    ):
+    if not isinstance(addrs, list) or len(addrs) > limits.member_addrs_max or not all(map(is_addr, addrs)):
         raise InvalidField(f"member card field 'addrs' must be a list of at most {limits.member_addrs_max} addresses")
     return addrs
 
@@ -96,10 +97,10 @@ class Roster:
     history. A node's roster is one live object: the governance fold replaces its content
     (Replica), and everything holding it sees the change."""
 
-    def __init__(self, members: Iterable[Member] = (), former: Mapping[bytes, "Former"] | None = None) -> None:
+    def __init__(self, members: Iterable[Member] = (), former: Mapping[bytes, Former] | None = None) -> None:
         self.replace(members, former or {})
 
-    def replace(self, members: Iterable[Member], former: Mapping[bytes, "Former"]) -> None:
+    def replace(self, members: Iterable[Member], former: Mapping[bytes, Former]) -> None:
         by_key: dict[bytes, Member] = {}
         for member in members:
             if member.public_key not in by_key and len(by_key) >= limits.roster_members_max:
@@ -124,9 +125,6 @@ class Roster:
         """A former key's last accepted seq (entries after it are refused); None if current."""
         former = self.former.get(public_key)
         return None if former is None else former[1]
-
-    def is_current(self, public_key: bytes) -> bool:
-        return public_key in self._by_key
 
     def by_peer_id(self, peer_id: str) -> Member | None:
         """A current member: only they may connect."""
