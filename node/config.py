@@ -12,6 +12,7 @@ import tomli_w
 
 from protocol import limits
 from protocol.errors import InvalidField
+from protocol.identity import public_key_of
 from protocol.roster import MEMBER_NAME, check_country
 
 
@@ -25,6 +26,10 @@ class Config:
     country: str
     listen: list[str] = field(default_factory=lambda: ["/ip4/0.0.0.0/tcp/4001"])
     announce: list[str] = field(default_factory=list)
+    # Members a node reaches before it knows the roster (a newly admitted member: it holds
+    # only the genesis): multiaddrs ending in /p2p/PEER_ID, admitted and dialled until the
+    # roster the mesh agrees on says who they are.
+    join: list[str] = field(default_factory=list)
     api: str = "127.0.0.1:8700"
     sync_interval_s: float = 10.0
     gossip: bool = True
@@ -53,6 +58,12 @@ class Config:
             raise ConfigError(f"config option 'country': {exc}") from None
         check.addrs("listen", required=True)
         check.addrs("announce", required=False)
+        check.addrs("join", required=False)
+        for addr in self.join:
+            try:
+                public_key_of(addr.rpartition("/p2p/")[2])
+            except InvalidField:
+                raise ConfigError(f"config option 'join': {addr!r} does not end in /p2p/PEER_ID") from None
         self.api_host, self.api_port = parse_host_port(self.api, "api")
         interval = self.sync_interval_s
         if isinstance(interval, bool) or not isinstance(interval, int | float) or not 0.5 <= interval <= 3600:

@@ -22,6 +22,7 @@ class Metrics:
         self.sync_messages = Counter("qroc_sync_messages", "Sync messages exchanged", registry=r)
         self.sync_entries = Counter("qroc_sync_entries_received", "Entries received by sync", registry=r)
         self.peers_connected = Gauge("qroc_peers_connected", "Roster members connected now", registry=r)
+        self.roster_members = Gauge("qroc_roster_members", "Current roster members, this node included", registry=r)
         self.refused_peers = Counter("qroc_refused_peers", "Connections refused: peer not on the roster", registry=r)
         self.sync_lag = Gauge(
             "qroc_sync_lag_entries", "Entries a connected peer holds that we lack", ["peer"], registry=r

@@ -26,9 +26,9 @@ from protocol.budget import OFFENCES, Budgets, Input
 from protocol.entry import Entry, decode
 from protocol.errors import ProtocolError, WriteRefused
 from protocol.gate import WriteGate
+from protocol.governance import Governance, State
 from protocol.log import Status
 from protocol.replica import Applied, Replica
-from protocol.roster import Member
 from protocol.sync import Received, Session, entries_beyond
 
 from .api.app import serve_api
@@ -40,9 +40,10 @@ from .exercise.receipts import Receipts
 from .media.transfer import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
 from .media.transfer import MediaService
 from .mesh.gossip import Gossip
-from .mesh.host import ConnectionEvents, Dialer, check_port_free, make_host, member_endpoints, tcp_endpoints
+from .mesh.host import ConnectionEvents, Dialer, check_port_free, make_host, tcp_endpoints
 from .mesh.liveness import PROTOCOL_ID as ALIVE_PROTOCOL_ID
 from .mesh.liveness import Prober, handle_probe
+from .mesh.membership import Membership
 from .mesh.syncer import PROTOCOL_ID, close_quietly, run_session
 from .metrics import Metrics
 from .standards.cot_stream import CotIn, CotOut
@@ -57,13 +58,17 @@ class Node:
         self.datadir = datadir
         self.config = config or datadir.config()
         self.identity = datadir.identity()
-        self.roster = datadir.roster()
+        self.genesis = datadir.genesis()
+        self.roster = datadir.roster()  # live: the replica's governance fold replaces its content
         self.peer_id = self.identity.peer_id
         self.member = datadir.member(self.identity, self.config)
         self.store = Store(datadir.db_path, self.roster, self.identity.public_key)
         self.metrics = Metrics()
         self._stale_views: set[bytes] = set()  # incidents whose stored summary failed to update
+        self.membership = Membership(self)
+        self.charter: State | None = None  # the roster the node last acted on (Membership)
         self.replica = self._load_replica()
+        self.metrics.roster_members.set(len(self.roster))
         self.rng = random.Random()
         self.connected: dict[str, int] = {}  # peer -> connected since (ms)
         self.peer_heads: dict[str, dict[bytes, tuple[int, bytes]]] = {}
@@ -101,24 +106,32 @@ class Node:
             gc.enable()
 
     def _restore_replica(self) -> Replica:
+        """Restore in rounds: the founders' entries first; when their governance entries
+        admit members, those members' entries next; until the roster holds still."""
         me = self.identity.public_key
-        entries, unreadable = self.store.chained()
-        for bad in unreadable:
-            log.error(
-                "stored entries this version refuses were set aside (store table 'quarantine')",
-                extra={
-                    "author": self._name(bad.author),
-                    "seq": bad.seq,
-                    "id": bad.id.hex(),
-                    "reason": bad.reason,
-                    "entries": bad.set_aside,
-                },
-            )
+        replica = Replica(
+            self.store, self.roster, self.identity, self.store.hlc(), None, os.urandom, Governance(self.genesis)
+        )
+        restored: set[bytes] = set()
+        while authors := ({m.public_key for m in self.roster} | set(self.roster.former)) - restored:
+            entries, unreadable = self.store.chained(authors)
+            restored |= authors
+            for bad in unreadable:
+                log.error(
+                    "stored entries this version refuses were set aside (store table 'quarantine')",
+                    extra={
+                        "author": self._name(bad.author),
+                        "seq": bad.seq,
+                        "id": bad.id.hex(),
+                        "reason": bad.reason,
+                        "entries": bad.set_aside,
+                    },
+                )
+            replica.restore(entries, self.store.proofs())
         own_unreadable = [seq for author, seq, _, _ in self.store.quarantined() if author == me]
         alone = all(m.public_key == me for m in self.roster)
-        gate = WriteGate(self.now_ms(), alone, unreadable_from=min(own_unreadable, default=None))
-        replica = Replica(self.store, self.roster, self.identity, self.store.hlc(), gate, os.urandom)
-        replica.restore(entries, self.store.proofs())
+        replica.gate = WriteGate(self.now_ms(), alone, unreadable_from=min(own_unreadable, default=None))
+        self.charter = replica.charter
         self.metrics.quarantined.set(len(self.store.quarantined()))
         self._store_views(replica, set(replica.incidents))
         return replica
@@ -199,9 +212,15 @@ class Node:
         if self.media is not None:
             self.media.on_entries(applied.stored)
         self.receipts.on_entries(applied.stored)
+        if self.replica.charter is not self.charter:
+            self.membership.roster_changed()
         if applied.stored:
             self._changed.set()
             self._changed = trio.Event()
+
+    def refresh_views(self) -> None:
+        """Rewrite every stored incident summary (the roster changed: names, cuts)."""
+        self._store_views(self.replica, set(self.replica.incidents) | self.store.incident_ids())
 
     # --- writes and incoming entries ---
 
@@ -274,6 +293,10 @@ class Node:
             return
         self.metrics.bans.inc()
         log.warning("member banned for repeated invalid or excess input", extra={"peer": peer, "until_ms": until})
+        self.disconnect(peer)
+
+    def disconnect(self, peer: str) -> None:
+        """Close every connection to `peer` now (banned, or no longer on the roster)."""
         if self._nursery is not None and self.prober is not None:
             self._nursery.start_soon(self.prober.close_all, peer)
 
@@ -332,12 +355,9 @@ class Node:
             and self._sessions.get(peer, 0) < limits.sync_sessions_per_peer_max
         )
 
-    def _member(self, peer: str) -> Member | None:
-        return self.roster.by_peer_id(peer)
-
     async def _session(self, stream: INetStream, peer: str, dialer: bool) -> bool:
         """One sync session over `stream`; True if it completed."""
-        member = self._member(peer)
+        member = self.membership.member(peer)
         session = Session(peer if member is None else self._name(member.public_key), dialer)
         self._sessions[peer] = self._sessions.get(peer, 0) + 1
         try:
@@ -423,14 +443,6 @@ class Node:
 
     # --- connections ---
 
-    def _endpoints(self, peer: str) -> set[tuple[str, int]]:
-        """(host, port) of a member's roster addresses: where it is dialled and probed."""
-        return member_endpoints(self.roster.by_peer_id(peer))
-
-    def _is_member(self, peer: str) -> bool:
-        """Admitted at the handshake: on the roster and not banned."""
-        return self.roster.by_peer_id(peer) is not None and not self.budgets.banned(peer, self.now_ms())
-
     def _on_refused(self, peer: str) -> None:
         self.metrics.refused_peers.inc()
         log.warning("refused a peer that is not on the roster", extra={"peer": peer})
@@ -443,7 +455,7 @@ class Node:
         self.store.peer_event(peer, True, now)
         if self.media is not None:
             self.media.peer_connected(peer)
-        log.info("peer connected", extra={"peer": peer, "member": self._name(self._member(peer).public_key)})  # type: ignore[union-attr]
+        log.info("peer connected", extra={"peer": peer, "member": self._name(self.membership.member(peer).public_key)})  # type: ignore[union-attr]
         self.request_sync(peer)
 
     def _on_disconnected(self, peer: str) -> None:
@@ -469,11 +481,11 @@ class Node:
             check_port_free(host, port, what)
         self.host = make_host(
             self.datadir.identity_path.read_bytes(),
-            self._is_member,
+            self.membership.admitted,
             self._on_refused,
-            self._endpoints,
+            self.membership.endpoints,
         )
-        self.dialer = Dialer(self.host, lambda: self.roster, self.peer_id, self.rng, self.metrics)
+        self.dialer = Dialer(self.host, self.membership.to_dial, self.peer_id, self.rng, self.metrics)
         self.gossip = Gossip(
             self.host, self._validate_gossip, lambda exc, peer: self.reject(exc, "gossip", peer), self.metrics
         )
@@ -496,7 +508,7 @@ class Node:
                     nursery.start_soon(self.cot_out.run)
                     if self.config.cot_in:
                         await nursery.start(CotIn(self, self.config.cot_in).run)
-                    self.prober = Prober(self.host, self.connected, self.metrics, self._endpoints)
+                    self.prober = Prober(self.host, self.connected, self.metrics, self.membership.endpoints)
                     nursery.start_soon(self.prober.run)
                     await nursery.start(self.media.run)
                     await nursery.start(serve_api, self)

@@ -226,18 +226,19 @@ class Store:
 
     # --- start-up ---
 
-    def chained(self) -> tuple[list[Entry], list[Unreadable]]:
-        """Every chained entry this version reads, in seq order per author, for
-        Replica.restore; and the entries it refuses (stored under looser rules by an
-        older version), which are moved to the quarantine table together with the rest of
-        their author's chain, which cannot link without them. Entries of authors no
-        longer on the roster are left where they are, unread (they come back with them)."""
+    def chained(self, authors: set[bytes]) -> tuple[list[Entry], list[Unreadable]]:
+        """Every chained entry of `authors` this version reads, in seq order per author,
+        for Replica.restore; and the entries it refuses (stored under looser rules by an
+        older version, or of a key revoked since), which are moved to the quarantine table
+        together with the rest of their author's chain, which cannot link without them.
+        Entries of authors not on the roster are left where they are, unread (they come
+        back with them)."""
         entries: list[Entry] = []
         unreadable: list[Unreadable] = []
         broken: bytes | None = None
         rows = self.db.execute("SELECT author, seq, id, envelope FROM entries WHERE chained = 1 ORDER BY author, seq")
         for author, seq, entry_id, envelope in rows:
-            if author == broken or author not in self.roster:
+            if author == broken or author not in authors or author not in self.roster:
                 continue
             try:
                 entries.append(decode(envelope, self.roster, verify=False))
@@ -285,6 +286,12 @@ class Store:
         first = next((i for i, (_, hlc) in enumerate(rows) if wall_ms(hlc) - now_ms > ahead_ms_min), len(rows))
         return rows[first:]
 
+    def drop_after(self, author: bytes, seq: int) -> None:
+        """Remove `author`'s chained entries after `seq` (a revoked or rotated key: the
+        roster refuses them from now on)."""
+        with self.transaction():
+            self.db.execute("DELETE FROM entries WHERE author = ? AND seq > ? AND chained = 1", (author, seq))
+
     def drop_own_from(self, seq: int) -> None:
         """Remove our own chained entries from `seq` on and set the stored clock back to the
         newest entry left; the incident summaries are rebuilt at the next start."""
@@ -302,6 +309,9 @@ class Store:
                 "INSERT OR REPLACE INTO incidents VALUES (?, ?, ?)",
                 [(i, updated, json.dumps(view)) for i, updated, view in views],
             )
+
+    def incident_ids(self) -> set[bytes]:
+        return {row[0] for row in self.db.execute("SELECT id FROM incidents")}
 
     def drop_incidents(self, ids: list[bytes]) -> None:
         with _Transaction(self.views):

@@ -10,7 +10,7 @@
     approval:  0 proposal (entry id)
     address:   0 addrs (the author's own dial addresses; absent: none)
 
-Rules (the fold and its rules are protocol/governance.py; SPEC.md does not describe them yet):
+Rules (the fold is protocol/governance.py; both are SPEC.md §4.1.3):
 - The constructors validate: a proposal carries exactly the keys its action needs.
 - A quorum is a fraction above one half and at most one: two proposals on one roster
   version cannot both reach it unless some member signs both, which honest nodes refuse.

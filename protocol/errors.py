@@ -107,3 +107,11 @@ class OwnLogUnreadable(WriteRefused):
     let them in): no member accepts them, and writing on would reuse their seqs."""
 
     reason = "own_log_unreadable"
+
+
+class NotAMember(WriteRefused):
+    """Our key is not a current member: not admitted yet (a new node still learning the
+    roster from the mesh), or revoked, or rotated away from (restart the node to move to
+    its new key). Every member would refuse what it wrote."""
+
+    reason = "not_a_member"

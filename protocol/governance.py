@@ -3,7 +3,7 @@
 The genesis is the one thing configured by hand: the founders' cards and the quorum,
 signed by every founder. Every later change is a proposal entry (protocol/charter.py)
 that names the roster version it changes (the genesis id, or the id of the last proposal
-in force) and is in force once enough current members have signed it. Rules (not yet in SPEC.md):
+in force) and is in force once enough current members have signed it. Rules (SPEC.md §4.1.3):
 
 - A proposal counts its author's signature (the entry) and one per approval entry of
   another current member. It needs ceil(n × quorum) of the n current members — except a
@@ -18,12 +18,15 @@ in force) and is in force once enough current members have signed it. Rules (not
   it unless members equivocate — and then the lowest id still decides, everywhere.
 - A revoked key, or one rotated away from, becomes former: its entries up to the last
   seq the proposal names stay (history); later ones are refused everywhere.
+- A revocation or rotation does not count the signatures its member made after the last
+  seq it names: those entries are refused once it is in force, so counting them would
+  make the fold depend on whether a node had already dropped them.
 - A member's own address entries (latest by hlc, author, id) replace its card's addresses.
 
 Pure: no clock, no I/O. Decoders raise only ProtocolError subclasses.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -142,6 +145,7 @@ class State:
     former: dict[bytes, tuple[Member, int]]  # key -> (member as it was, last accepted seq)
     quorum: Quorum
     in_force: tuple[bytes, ...]  # proposal ids, in the order they came into force
+    successors: dict[bytes, bytes] = field(default_factory=dict)  # rotated key -> the key it moved to
 
     def threshold(self, proposal: Entry) -> int:
         body = proposal.body
@@ -170,7 +174,7 @@ class State:
     def apply(self, proposal: Entry) -> "State":
         body = proposal.body
         assert isinstance(body, Proposal)
-        members, former, quorum = dict(self.members), dict(self.former), self.quorum
+        members, former, quorum, successors = dict(self.members), dict(self.former), self.quorum, dict(self.successors)
         if body.action is Action.ADMIT:
             assert body.member is not None and body.name is not None and body.country is not None
             members[body.member] = Member(body.name, body.country, body.member, body.addrs)
@@ -183,7 +187,8 @@ class State:
             former[body.member] = (gone, body.last_seq)
             if body.new_key is not None:
                 members[body.new_key] = Member(gone.name, gone.country, body.new_key, gone.addrs)
-        return State(proposal.id, members, former, quorum, (*self.in_force, proposal.id))
+                successors[body.member] = body.new_key
+        return State(proposal.id, members, former, quorum, (*self.in_force, proposal.id), successors)
 
 
 class Governance:
@@ -193,30 +198,41 @@ class Governance:
         self.genesis = genesis
         self.entries: dict[bytes, Entry] = {}  # id -> proposal, approval or address entry
 
-    def add(self, entry: Entry) -> None:
+    def add(self, entry: Entry) -> bool:
+        """Hold a canonical governance entry; False if the federation holds its maximum."""
         assert entry.kind in GOVERNANCE_KINDS
         if len(self.entries) >= limits.governance_entries_max:
-            raise InvalidField(f"a federation holds at most {limits.governance_entries_max} governance entries")
+            return False
         self.entries[entry.id] = entry
+        return True
 
-    def discard(self, author: bytes, from_seq: int) -> None:
-        """An author's entries from `from_seq` on are no longer canonical (a fork)."""
-        for entry_id in [i for i, e in self.entries.items() if e.author == author and e.seq >= from_seq]:
-            del self.entries[entry_id]
+    def keep(self, canonical: Callable[[Entry], bool]) -> None:
+        """Let go of the entries that are no longer canonical (a fork, a revocation)."""
+        self.entries = {i: e for i, e in self.entries.items() if canonical(e)}
 
-    def _signers(self) -> dict[bytes, set[bytes]]:
-        signers: dict[bytes, set[bytes]] = {}
+    def signers(self) -> dict[bytes, set[bytes]]:
+        """Proposal id -> the keys that signed it (the proposal's author, and approvers)."""
+        proposals = {i: e.body for i, e in self.entries.items() if isinstance(e.body, Proposal)}
+        signers: dict[bytes, set[bytes]] = {i: set() for i in proposals}
         for entry in self.entries.values():
             if isinstance(entry.body, Proposal):
-                signers.setdefault(entry.id, set()).add(entry.author)
+                target = entry.id
             elif isinstance(entry.body, Approval):
-                signers.setdefault(entry.body.proposal, set()).add(entry.author)
+                target = entry.body.proposal
+            else:
+                continue
+            body = proposals.get(target)
+            if body is None:
+                continue
+            if body.member == entry.author and body.last_seq is not None and entry.seq > body.last_seq:
+                continue  # refused once the proposal is in force: it cannot help it there
+            signers[target].add(entry.author)
         return signers
 
     def fold(self) -> State:
         g = self.genesis
         state = State(g.id, {m.public_key: m for m in g.members}, {}, g.quorum, ())
-        signers = self._signers()
+        signers = self.signers()
         by_base: dict[bytes, list[Entry]] = {}
         for entry in self.entries.values():
             if isinstance(entry.body, Proposal):
@@ -239,3 +255,46 @@ class Governance:
         for key, addrs in announced.items():
             state.members[key] = replace(state.members[key], addrs=addrs)
         return state
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where one proposal stands against the roster a fold arrived at."""
+
+    proposal: Entry
+    signers: frozenset[bytes]
+    needed: int  # signatures of current members it needs (on the current version)
+    status: str  # in_force, pending, superseded (its base is past), invalid (why_invalid), or unknown_base
+    why: str | None = None
+
+
+def standings(governance: Governance, state: State) -> list[Standing]:
+    """Every proposal held, oldest first, with its status: what a member is asked to sign."""
+    signers = governance.signers()
+    past = {governance.genesis.id, *state.in_force}
+    out = []
+    for entry in sorted(governance.entries.values(), key=lambda e: e.order_key):
+        body = entry.body
+        if not isinstance(body, Proposal):
+            continue
+        why = None
+        if entry.id in state.in_force:
+            status = "in_force"
+        elif body.base == state.version:
+            why = state.why_invalid(body) or (None if entry.author in state.members else "its author is not a member")
+            status = "pending" if why is None else "invalid"
+        else:
+            status = "superseded" if body.base in past else "unknown_base"
+        out.append(Standing(entry, frozenset(signers[entry.id]), state.threshold(entry), status, why))
+    return out
+
+
+def signed_on(governance: Governance, signer: bytes, version: bytes) -> bytes | None:
+    """The proposal on `version` that `signer` proposed or approved, if any: an honest
+    member signs one per version (two conflicting changes cannot then both gather a
+    quorum)."""
+    for proposal_id, keys in governance.signers().items():
+        body = governance.entries[proposal_id].body
+        if signer in keys and isinstance(body, Proposal) and body.base == version:
+            return proposal_id
+    return None

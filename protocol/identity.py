@@ -34,6 +34,20 @@ def _b58encode(data: bytes) -> str:
     return "1" * zeros + "".join(reversed(out))
 
 
+def public_key_of(peer_id: str) -> bytes:
+    """The Ed25519 public key a PeerID embeds; InvalidField if it is not such a PeerID."""
+    number = 0
+    for char in peer_id:
+        digit = _B58.find(char)
+        if digit < 0 or len(peer_id) > 64:
+            raise InvalidField(f"{peer_id[:64]!r} is not an Ed25519 PeerID")
+        number = number * 58 + digit
+    data = number.to_bytes(len(_PEER_ID_PREFIX) + public_key_bytes, "big") if number.bit_length() <= 8 * 38 else b""
+    if not data.startswith(_PEER_ID_PREFIX) or peer_id_of(data[len(_PEER_ID_PREFIX) :]) != peer_id:
+        raise InvalidField(f"{peer_id[:64]!r} is not an Ed25519 PeerID")
+    return data[len(_PEER_ID_PREFIX) :]
+
+
 def peer_id_of(public_key: bytes) -> str:
     if len(public_key) != public_key_bytes:
         raise InvalidField("public key must be 32 bytes")

@@ -280,6 +280,18 @@ class Log:
         self._pending_total += 1
         return Added(Status.PENDING)
 
+    def truncate(self, author: bytes, last_seq: int) -> None:
+        """Forget `author`'s chain past `last_seq`, and what waits beyond it: a revoked or
+        rotated key (the roster refuses its later entries, so they never come back)."""
+        assert self._saved is None, "truncate runs outside a transaction"
+        log = self._authors.get(author)
+        if log is None:
+            return
+        del log.ids[last_seq:]
+        for seq in [s for s in log.pending if s > last_seq]:
+            del log.pending[seq]
+            self._pending_total -= 1
+
     # --- start-up ---
 
     def restore(self, entry: Entry) -> None:

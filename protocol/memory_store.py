@@ -39,5 +39,10 @@ class MemoryStore:
     def holds(self, entry_id: bytes) -> bool:
         return entry_id in self.by_id
 
+    def drop_after(self, author: bytes, seq: int) -> None:
+        for entry in self.chained.get(author, [])[seq:]:
+            del self.by_id[entry.id]
+        del self.chained.get(author, [])[seq:]
+
     def all_chained(self) -> list[Entry]:
         return [e for _, log in sorted(self.chained.items()) for e in log]

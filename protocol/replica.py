@@ -13,6 +13,11 @@ Rules:
   like any other, but folded only by its addressees and its author (Entry.shown_to).
 - Profiles (self-assessments) concern no incident: they are kept per author, and the one
   with the greatest order key is the author's current profile.
+- Governance entries (protocol/governance.py) concern no incident either: canonical ones
+  are held by the replica's Governance, and after every change its fold replaces the
+  roster's content. A key the fold makes former is cut at its last accepted seq: its
+  later entries leave the store, the log and every fold, and the roster refuses them
+  from then on, wherever they come from.
 - Only ProtocolError subclasses escape for bad input; a store failure escapes as whatever
   the store raised, with nothing changed.
 """
@@ -24,11 +29,13 @@ from typing import Protocol
 from . import limits
 from .body import Body, Kind, Open, Sealed
 from .entry import Entry, create
-from .errors import ClockSkew, InvalidField, ProtocolError, WriteRefused
+from .errors import ClockSkew, InvalidField, NotAMember, ProtocolError, WriteRefused
 from .gate import WriteGate
+from .governance import Governance, State
 from .hlc import Hlc
 from .identity import Identity
 from .incident import IncidentState
+from .kinds import GOVERNANCE_KINDS
 from .log import Added, ForkProof, Log, Status
 from .roster import Roster
 from .sealed import INNER_KINDS, Keyring, key_id, seal, wrap
@@ -48,6 +55,7 @@ class Store(Protocol):
     def put(self, chained: list[Entry], evidence: list[Entry], proofs: list[ForkProof], hlc: int) -> None: ...
     def entry_at(self, author: bytes, seq: int) -> Entry: ...
     def entries_after(self, author: bytes, seq: int, limit: int) -> list[bytes]: ...
+    def drop_after(self, author: bytes, seq: int) -> None: ...
     def entry_by_id(self, entry_id: bytes) -> bytes | None: ...
     def holds(self, entry_id: bytes) -> bool: ...
 
@@ -73,9 +81,13 @@ class Replica:
         hlc: int = 0,
         gate: WriteGate | None = None,
         random_bytes: Callable[[int], bytes] | None = None,
+        governance: Governance | None = None,
     ) -> None:
         self.store = store
         self.roster = roster
+        self.governance = governance  # None: the roster stays as given (the simulator)
+        self.charter: State | None = None if governance is None else governance.fold()
+        self._governance_changed = False
         self.identity = identity
         self.hlc = Hlc(hlc)
         self.gate = gate
@@ -90,22 +102,31 @@ class Replica:
     def me(self) -> bytes | None:
         return None if self.identity is None else self.identity.public_key
 
-    def restore(self, chained: Iterable[Entry], proofs: Iterable[ForkProof]) -> None:
-        """Rebuild from our own store at start-up: chained entries in seq order per author."""
+    def restore(self, chained: Iterable[Entry], proofs: Iterable[ForkProof]) -> bool:
+        """Rebuild from our own store at start-up: chained entries in seq order per author
+        (authors not restored before). True if the roster changed: the store then holds
+        entries of members it did not know, to restore in another round."""
+        restored: list[Entry] = []
         for entry in chained:
             self.log.restore(entry)
             self._by_author.setdefault(entry.author, []).append(entry)
+            restored.append(entry)
             if entry.hlc > self.hlc.value:
                 self.hlc.value = entry.hlc
         for proof in proofs:
             self.log.restore_proof(proof)
-        for entries in self._by_author.values():
-            for entry in entries:
-                if self.log.is_canonical(entry):
-                    self._fold(entry)
+        for entry in restored:
+            if self.log.is_canonical(entry):
+                self._fold(entry)
+        changed, _ = self._govern()
+        return changed
 
     def _fold(self, entry: Entry) -> bytes | None:
         """Fold a canonical entry; the incident it changed, if any."""
+        if entry.kind in GOVERNANCE_KINDS:
+            if self.governance is not None and self.governance.add(entry):
+                self._governance_changed = True
+            return None
         if not entry.shown_to(self.me):
             return None
         if entry.kind is Kind.PROFILE:
@@ -152,6 +173,11 @@ class Replica:
     def _check_gate(self, now_ms: int) -> None:
         assert self.identity is not None, "a replica without identity cannot write"
         seq, _ = self.log.next_seq(self.identity.public_key)  # raises IdentityForked
+        if self.governance is not None and not self.roster.is_current(self.identity.public_key):
+            raise NotAMember(
+                "this node's key is not a member of the federation's roster: not admitted yet, revoked, "
+                "or rotated away from (GET /v1/governance shows the roster)"
+            )
         if self.gate is not None:
             self.gate.check(seq - 1, self.log.fork_seq(self.identity.public_key), self.hlc.value, now_ms)
 
@@ -289,7 +315,9 @@ class Replica:
             self.hlc.value = before
             raise
         self.log.commit()
-        return [self._apply(added) for added in batch], errors
+        applied = [self._apply(added) for added in batch]
+        self._governed(applied)
+        return applied, errors
 
     def receive_proof(self, proof: ForkProof) -> Applied:
         """Take in a fork proof a peer holds (both entries verified)."""
@@ -301,7 +329,11 @@ class Replica:
             self.log.rollback()
             raise
         self.log.commit()
-        return self._apply(Added(Status.FORK, proof=lowered)) if lowered else Applied(Status.DUPLICATE)
+        if not lowered:
+            return Applied(Status.DUPLICATE)
+        applied = self._apply(Added(Status.FORK, proof=lowered))
+        self._governed([applied])
+        return applied
 
     def _persist(self, chained: list[Entry], proofs: list[ForkProof]) -> None:
         lowest: dict[bytes, ForkProof] = {}
@@ -325,12 +357,16 @@ class Replica:
             applied.incidents |= self._refold(proof.author, proof.seq)
         return applied
 
-    def _refold(self, author: bytes, fork_seq: int) -> set[bytes]:
-        """A fork excludes the author's entries from `fork_seq` on: refold what they touched."""
-        late = [e for e in self._by_author.get(author, []) if e.seq >= fork_seq and e.shown_to(self.me)]
-        touched = {e.incident for e in late if e.kind is not Kind.PROFILE}
+    def _refold(self, author: bytes, from_seq: int) -> set[bytes]:
+        """The author's entries from `from_seq` on are no longer canonical (a fork, or a
+        cut): refold what they touched."""
+        late = [e for e in self._by_author.get(author, []) if e.seq >= from_seq and e.shown_to(self.me)]
+        touched = {e.incident for e in late if e.kind is not Kind.PROFILE and e.kind not in GOVERNANCE_KINDS}
         if author in self.profiles:
             self.profiles[author] = [e for e in self.profiles[author] if self.log.is_canonical(e)]
+        if self.governance is not None and any(e.kind in GOVERNANCE_KINDS for e in late):
+            self.governance.keep(self.log.is_canonical)
+            self._governance_changed = True
         for incident in touched:
             self.incidents[incident] = IncidentState(incident)
         for entries in self._by_author.values():
@@ -340,6 +376,46 @@ class Replica:
         for incident in touched:
             if not self.incidents[incident].partials:  # nothing canonical is left of it
                 del self.incidents[incident]
+        return touched
+
+    # --- governance (protocol/governance.py) ---
+
+    def _governed(self, applied: list[Applied]) -> None:
+        """Fold governance after a change; the last Applied reports the incidents a cut
+        refolded (`charter` is a new object whenever the roster changed)."""
+        _, touched = self._govern()
+        if applied:
+            applied[-1].incidents |= touched
+
+    def _govern(self) -> tuple[bool, set[bytes]]:
+        """Refold the roster if governance entries changed; cut the keys it makes former.
+        Cutting lets go of entries, which may change the fold again: repeat until it holds
+        (each round cuts at least one more key, so at most one per member)."""
+        if self.governance is None or not self._governance_changed:
+            return False, set()
+        changed, touched = False, set()
+        for _ in range(limits.roster_members_max + 1):
+            self._governance_changed = False
+            state = self.governance.fold()
+            if state == self.charter:
+                break
+            changed, self.charter = True, state
+            self.roster.replace(state.members.values(), state.former)
+            for key, (_, last_seq) in state.former.items():
+                touched |= self._cut(key, last_seq)
+            if not self._governance_changed:
+                break
+        return changed, touched
+
+    def _cut(self, author: bytes, last_seq: int) -> set[bytes]:
+        """Let go of a former key's entries after its last accepted seq."""
+        longer = self.log.chain_length(author) > last_seq
+        self.log.truncate(author, last_seq)  # and what waits beyond it
+        if not longer:
+            return set()
+        touched = self._refold(author, last_seq + 1)
+        self._by_author[author] = [e for e in self._by_author[author] if e.seq <= last_seq]
+        self.store.drop_after(author, last_seq)
         return touched
 
     # --- what sync sessions learn of a peer (for the write gate) ---

@@ -7,7 +7,7 @@ only their entries are accepted.
 
 import re
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pycountry
@@ -95,9 +95,17 @@ class Roster:
     """The federation's members, looked up by public key or PeerID; and its former keys
     (revoked, or rotated away from), whose entries up to their last accepted seq stay
     history. A node's roster is one live object: the governance fold replaces its content
-    (Replica), and everything holding it sees the change."""
+    (Replica), and everything holding it sees the change. `dial` is this node's own say on
+    where it reaches some members (a proxy, a private address): it replaces the addresses
+    their cards and address entries announce."""
 
-    def __init__(self, members: Iterable[Member] = (), former: Mapping[bytes, Former] | None = None) -> None:
+    def __init__(
+        self,
+        members: Iterable[Member] = (),
+        former: Mapping[bytes, Former] | None = None,
+        dial: Mapping[bytes, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.dial = dict(dial or {})
         self.replace(members, former or {})
 
     def replace(self, members: Iterable[Member], former: Mapping[bytes, Former]) -> None:
@@ -105,14 +113,12 @@ class Roster:
         for member in members:
             if member.public_key not in by_key and len(by_key) >= limits.roster_members_max:
                 raise InvalidField(f"a roster holds at most {limits.roster_members_max} members")
+            if member.public_key in self.dial:
+                member = replace(member, addrs=self.dial[member.public_key])
             by_key[member.public_key] = member
         self._by_key = by_key
         self._by_peer_id = {m.peer_id: m for m in by_key.values()}
         self.former = dict(former)  # public key -> (member as it was, last accepted seq)
-
-    def with_member(self, member: Member) -> "Roster":
-        """A new roster with `member` added or its card replaced."""
-        return Roster([*(m for m in self if m.public_key != member.public_key), member], self.former)
 
     def get(self, public_key: bytes) -> Member | None:
         """A member, current or former: whose entries we verify and name."""
@@ -120,6 +126,10 @@ class Roster:
         if member is None and public_key in self.former:
             return self.former[public_key][0]
         return member
+
+    def is_current(self, public_key: bytes) -> bool:
+        """A current member: neither unknown nor former."""
+        return public_key in self._by_key
 
     def last_seq(self, public_key: bytes) -> int | None:
         """A former key's last accepted seq (entries after it are refused); None if current."""

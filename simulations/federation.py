@@ -20,8 +20,8 @@ import httpx
 import trio
 
 from node.config import Config
-from node.datadir import DataDir
-from protocol.roster import Member, Roster
+from node.datadir import DEFAULT_QUORUM, DataDir
+from protocol.governance import Genesis
 
 if TYPE_CHECKING:
     from .netns import Namespaces
@@ -88,8 +88,9 @@ DialAddr = Callable[[int, int], tuple[str, int] | None]
 
 
 def make_datadirs(root: Path, plans: list[NodePlan], dial_addr: DialAddr, **options: object) -> list[DataDir]:
-    """Initialised data dirs whose rosters list every member; node i dials node j at
-    dial_addr(i, j) (a proxy, or j's own address), or not at all if None."""
+    """Initialised data dirs sharing one genesis of every member, signed by all; node i
+    dials node j at dial_addr(i, j) (a proxy, or j's own address), or not at all if None
+    (its dial.json)."""
     dirs, configs, ids = [], [], []
     for i, plan in enumerate(plans):
         config = Config(
@@ -103,13 +104,22 @@ def make_datadirs(root: Path, plans: list[NodePlan], dial_addr: DialAddr, **opti
         ids.append(datadir.init(config, seed=bytes([i + 1]) * 32))
         dirs.append(datadir)
         configs.append(config)
+    members = tuple(
+        datadir.member(identity, config) for datadir, identity, config in zip(dirs, ids, configs, strict=True)
+    )
+    genesis = Genesis(members, DEFAULT_QUORUM)
+    for identity in ids:
+        genesis = genesis.signed_by(identity)
     for i, datadir in enumerate(dirs):
-        members = []
-        for j, (identity, plan) in enumerate(zip(ids, plans, strict=True)):
-            addr = (plan.host, plan.mesh_port) if i == j else dial_addr(i, j)
-            addrs = () if addr is None else (f"/ip4/{addr[0]}/tcp/{addr[1]}/p2p/{identity.peer_id}",)
-            members.append(Member(plan.name, plan.country, identity.public_key, addrs))
-        datadir.save_roster(Roster(members))
+        datadir.save_genesis(genesis)
+        dial = {}
+        for j, identity in enumerate(ids):
+            if j != i:
+                addr = dial_addr(i, j)
+                dial[identity.public_key] = (
+                    () if addr is None else (f"/ip4/{addr[0]}/tcp/{addr[1]}/p2p/{identity.peer_id}",)
+                )
+        datadir.save_dial(dial)
     return dirs
 
 

@@ -307,6 +307,7 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
     from .assessment import router as assessment
     from .auth import router as session
     from .exercises import router as exercises
+    from .governance import router as governance
     from .incidents import router as incidents
     from .media import router as media
     from .standards import router as standards
@@ -316,6 +317,7 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
     app.include_router(media, dependencies=guard)
     app.include_router(exercises, dependencies=guard)
     app.include_router(assessment, dependencies=guard)
+    app.include_router(governance, dependencies=guard)
     app.include_router(standards, dependencies=guard)
     app.include_router(console)
     return app  # type: ignore[no-any-return]

@@ -10,7 +10,7 @@ from fastapi import Request
 
 from protocol.body import Body
 from protocol.entry import Entry
-from protocol.errors import IdentityForked, InvalidField, OwnLogUnreadable, WriteRefused
+from protocol.errors import IdentityForked, InvalidField, NotAMember, OwnLogUnreadable, WriteRefused
 
 from ..errors import StorageFailed
 from .auth import Principal
@@ -35,7 +35,7 @@ def write_errors() -> Iterator[None]:
     """The node's write failures as API errors: nothing was written in any of them."""
     try:
         yield
-    except (IdentityForked, OwnLogUnreadable) as exc:  # lasting, until the operator acts
+    except (IdentityForked, OwnLogUnreadable, NotAMember) as exc:  # lasting, until the operator acts
         raise ApiError(409, exc.reason, str(exc)) from None
     except WriteRefused as exc:  # catching up, clock ahead: passes by itself or when fixed
         raise ApiError(503, exc.reason, str(exc)) from None

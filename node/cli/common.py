@@ -64,3 +64,14 @@ def check_response(response: httpx.Response) -> None:
             fail(f"{error['message']} ({error['code']}, HTTP {response.status_code})")
         except (ValueError, KeyError, TypeError):
             fail(f"HTTP {response.status_code} from the node")
+
+
+def call_node(data_dir: Path, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    """One call to DATA_DIR's running node's API; fails with the node's message on 4xx/5xx."""
+    base, headers = node_api(data_dir)
+    try:
+        response = httpx.request(method, f"{base}{path}", headers=headers, timeout=120, **kwargs)
+    except httpx.TransportError as exc:
+        fail(f"cannot reach the node at {base}: {exc}")
+    check_response(response)
+    return response

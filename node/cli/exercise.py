@@ -7,19 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-import httpx
 
-from .common import DATA_DIR, check_response, fail, guarded, node_api
-
-
-def _call(data_dir: Path, method: str, path: str, **kwargs: Any) -> httpx.Response:
-    base, headers = node_api(data_dir)
-    try:
-        response = httpx.request(method, f"{base}{path}", headers=headers, timeout=120, **kwargs)
-    except httpx.TransportError as exc:
-        fail(f"cannot reach the node at {base}: {exc}")
-    check_response(response)
-    return response
+from .common import DATA_DIR, call_node, fail, guarded
 
 
 def _show(run: dict[str, Any]) -> None:
@@ -42,7 +31,7 @@ def exercise() -> None:
 @guarded
 def msels(data_dir: Path) -> None:
     """List the MSELs shipped with the node."""
-    for name in _call(data_dir, "GET", "/v1/conduct/msels").json()["msels"]:
+    for name in call_node(data_dir, "GET", "/v1/conduct/msels").json()["msels"]:
         click.echo(name)
 
 
@@ -64,7 +53,7 @@ def load(data_dir: Path, msel: str, speed: float) -> None:
         body: dict[str, Any] = {"msel": path.read_text(), "files": files, "speed": speed}
     else:
         body = {"shipped": msel, "speed": speed}
-    _show(_call(data_dir, "POST", "/v1/conduct", json=body).json())
+    _show(call_node(data_dir, "POST", "/v1/conduct", json=body).json())
 
 
 @exercise.command("status")
@@ -74,9 +63,9 @@ def load(data_dir: Path, msel: str, speed: float) -> None:
 def status(data_dir: Path, run: int | None) -> None:
     """Show one run (or every run): phase, play time, each inject's state."""
     if run is not None:
-        _show(_call(data_dir, "GET", f"/v1/conduct/{run}").json())
+        _show(call_node(data_dir, "GET", f"/v1/conduct/{run}").json())
         return
-    for one in _call(data_dir, "GET", "/v1/conduct").json()["runs"]:
+    for one in call_node(data_dir, "GET", "/v1/conduct").json()["runs"]:
         _show(one)
 
 
@@ -86,7 +75,7 @@ def _phase_command(action: str, help_text: str) -> None:
     @click.argument("run", type=int)
     @guarded
     def command(data_dir: Path, run: int) -> None:
-        _show(_call(data_dir, "POST", f"/v1/conduct/{run}/{action}").json())
+        _show(call_node(data_dir, "POST", f"/v1/conduct/{run}/{action}").json())
 
 
 def _inject_command(decision: str, help_text: str) -> None:
@@ -96,7 +85,7 @@ def _inject_command(decision: str, help_text: str) -> None:
     @click.argument("inject")
     @guarded
     def command(data_dir: Path, run: int, inject: str) -> None:
-        _show(_call(data_dir, "POST", f"/v1/conduct/{run}/injects/{inject}/{decision}").json())
+        _show(call_node(data_dir, "POST", f"/v1/conduct/{run}/injects/{inject}/{decision}").json())
 
 
 _phase_command("start", "STARTEX: open the control incident; injects follow on time.")
@@ -119,9 +108,9 @@ def report(data_dir: Path, run: int | None, incident: str | None, out: Path) -> 
         fail("give a RUN or --incident, not both")
     base = f"/v1/conduct/{run}" if run is not None else f"/v1/incidents/{incident}"
     out.mkdir(parents=True, exist_ok=True)
-    figures = _call(data_dir, "GET", f"{base}/report.json").json()
+    figures = call_node(data_dir, "GET", f"{base}/report.json").json()
     (out / "report.json").write_text(json.dumps(figures, indent=1))
-    (out / "report.html").write_bytes(_call(data_dir, "GET", f"{base}/report.html").content)
+    (out / "report.html").write_bytes(call_node(data_dir, "GET", f"{base}/report.html").content)
     for oc in figures["per_oc"]:
         delivery, ack = oc["delivery"] or {}, oc["acknowledgement"] or {}
         click.echo(

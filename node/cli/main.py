@@ -16,14 +16,14 @@ import trio
 
 from protocol import limits
 from protocol.hlc import wall_ms
-from protocol.roster import Member
 
 from .. import __version__, logs, systemd
 from ..config import Config
-from ..datadir import DataDir, DataDirError
+from ..datadir import DataDir
 from ..store import Store
 from .common import DATA_DIR, default_data_dir, guarded
 from .exercise import exercise
+from .governance import genesis, governance
 from .media import media
 from .operator import first_operator, operator
 from .sim import sim
@@ -36,6 +36,8 @@ def main() -> None:
 
 
 main.add_command(exercise)
+main.add_command(genesis)
+main.add_command(governance)
 main.add_command(media)
 main.add_command(operator)
 main.add_command(sim)
@@ -50,7 +52,8 @@ main.add_command(sim)
 @click.option("--api", default="127.0.0.1:8700", show_default=True, help="HTTP API HOST:PORT.")
 @guarded
 def init(data_dir: Path, name: str, country: str, listen: tuple[str, ...], announce: tuple[str, ...], api: str) -> None:
-    """Create DATA_DIR: identity (0600), config, API token and a roster with this member."""
+    """Create DATA_DIR: identity (0600), config, API token and a genesis with this member
+    alone (replace it with the federation's: qroc genesis use)."""
     config = Config(name=name, country=country, listen=list(listen), announce=list(announce), api=api)
     identity = DataDir(data_dir).init(config)
     click.echo(f"initialised {data_dir}: member {name!r} ({country}), peer id {identity.peer_id}")
@@ -61,44 +64,12 @@ def init(data_dir: Path, name: str, country: str, listen: tuple[str, ...], annou
 @DATA_DIR
 @guarded
 def member(data_dir: Path) -> None:
-    """Print this node's member card (JSON) for the other OCs' rosters."""
+    """Print this node's member card (JSON): for the founders' genesis, or for admission."""
     datadir = DataDir(data_dir)
     card = datadir.member(datadir.identity(), datadir.config()).card()
     if not card["addrs"]:
         click.echo("qroc: warning: no dial addresses (listening on 0.0.0.0): set 'announce' in the config", err=True)
     click.echo(json.dumps(card, indent=2))
-
-
-@main.group()
-def roster() -> None:
-    """Manage the federation's members."""
-
-
-@roster.command("add")
-@DATA_DIR
-@click.argument("card_file", type=click.File("r"))
-@guarded
-def roster_add(data_dir: Path, card_file: Any) -> None:
-    """Add (or update) a member from its card; CARD_FILE '-' reads stdin."""
-    datadir = DataDir(data_dir)
-    try:
-        card = json.load(card_file)
-    except ValueError as exc:
-        raise DataDirError(f"the card is not JSON: {exc}") from None
-    new = Member.from_card(card)
-    current = datadir.roster()
-    datadir.save_roster(current.with_member(new))
-    verb = "updated" if new.public_key in current else "added"
-    click.echo(f"{verb} {new.name} ({new.country}), peer id {new.peer_id}; restart the node to apply")
-
-
-@roster.command("list")
-@DATA_DIR
-@guarded
-def roster_list(data_dir: Path) -> None:
-    """List the roster's members."""
-    for m in DataDir(data_dir).roster():
-        click.echo(f"{m.country}  {m.name:40s}  {m.peer_id}  {' '.join(m.addrs) or '(no address)'}")
 
 
 @main.group()

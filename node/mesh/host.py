@@ -13,7 +13,7 @@ import logging
 import random
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import multiaddr
 import trio
@@ -29,7 +29,7 @@ from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_ID
 from libp2p.security.noise.transport import Transport as NoiseTransport
 
 from protocol import limits
-from protocol.roster import Member, Roster
+from protocol.roster import Member
 
 from ..errors import NETWORK_ERRORS, report_unexpected
 from ..metrics import Metrics
@@ -223,7 +223,7 @@ class Dialer:
     def __init__(
         self,
         host: IHost,
-        roster: Callable[[], Roster],
+        roster: Callable[[], Iterable[Member]],
         me: str,
         rng: random.Random,
         metrics: Metrics | None = None,

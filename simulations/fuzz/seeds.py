@@ -2,10 +2,11 @@
 
 Rules:
 - Every seed is a real encoding built here at run time (entry.create, SyncMessage.encode,
-  encode_frame, DataDir.save_roster, Config.to_toml): nothing is copied from elsewhere.
+  encode_frame, DataDir.save_genesis, Config.to_toml): nothing is copied from elsewhere.
 - Fixed keys and clock: the seeds, and so a seeded run, are the same on every machine.
-- The seeds reach every branch a valid input can take: each body kind, an exercise, an
-  operator, addressees, a fork, compressed and raw frames, every message part.
+- The seeds reach every branch a valid input can take: each body kind (each governance
+  action), an exercise, an operator, addressees, a fork, compressed and raw frames,
+  every message part.
 """
 
 import tempfile
@@ -34,7 +35,9 @@ from protocol.body import (
     Status,
     Update,
 )
+from protocol.charter import Action, Address, Approval, Proposal, Quorum, rotation_proof
 from protocol.entry import Entry, create
+from protocol.governance import Genesis
 from protocol.identity import Identity
 from protocol.media import Chunker, encode_frame
 from protocol.roster import Member, Roster
@@ -71,6 +74,32 @@ def _media(incident: bytes) -> Media:
     return chunker.finish(incident, "scene.jpg", "image/jpeg")[1]
 
 
+def _governance() -> list[Body]:
+    """One body of each governance kind and action."""
+    base, newcomer = genesis().id, Identity(bytes([3]) * 32)
+    admit = Proposal(base, Action.ADMIT, newcomer.public_key, "OC Poland", "PL", ("/dns4/oc.example.pl/tcp/4001",))
+    return [
+        admit,
+        Approval(base),
+        Address(("/ip4/192.0.2.11/tcp/4001",)),
+        Proposal(base, Action.REVOKE, PEER.public_key, last_seq=12),
+        Proposal(
+            base,
+            Action.ROTATE,
+            AUTHOR.public_key,
+            last_seq=9,
+            new_key=newcomer.public_key,
+            proof=rotation_proof(newcomer, AUTHOR.public_key),
+        ),
+        Proposal(base, Action.RULE, quorum=Quorum(3, 4)),
+    ]
+
+
+@cache
+def genesis() -> Genesis:
+    return Genesis(tuple(ROSTER), Quorum(2, 3)).signed_by(AUTHOR).signed_by(PEER)
+
+
 @cache
 def chain() -> tuple[Entry, ...]:
     """AUTHOR's log: one entry of each kind, the later ones with exercise, operator, `to`."""
@@ -99,6 +128,7 @@ def chain() -> tuple[Entry, ...]:
         _media(incident),
         Ack(incident, incident, AckLevel.NOTED),
         Profile("qroc-2025", (Answer("alerting", 2, 4, "Night shift\tonly."), Answer("media", 1, 3))),
+        *_governance(),
     ]
     entries = [opening]
     for n, body in enumerate(bodies, 2):
@@ -173,15 +203,27 @@ def chunk_frames() -> list[bytes]:
     return [len(chunk).to_bytes(LENGTH_BYTES, "big") + encode_frame(chunk) for chunk in _chunks()]
 
 
-def rosters() -> list[bytes]:
-    """roster.json as `qroc init` and `qroc roster add` write it."""
+def proposals() -> list[bytes]:
+    return [cbor.encode(e.body.to_cbor()) for e in chain() if e.body.kind == 8]
+
+
+def geneses() -> list[bytes]:
+    """genesis.json as `qroc init` and `qroc genesis sign` write it."""
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         datadir = DataDir(Path(tmp))
-        for roster in (ROSTER, Roster(list(ROSTER)[:1])):
-            datadir.save_roster(roster)
-            out.append(datadir.roster_path.read_bytes())
+        for founders in (genesis(), Genesis(tuple(ROSTER)[:1], Quorum(2, 3)).signed_by(AUTHOR)):
+            datadir.save_genesis(founders)
+            out.append(datadir.genesis_path.read_bytes())
     return out
+
+
+def dials() -> list[bytes]:
+    """dial.json as simulations/federation.py writes it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        datadir = DataDir(Path(tmp))
+        datadir.save_dial({m.public_key: m.addrs for m in ROSTER})
+        return [datadir.dial_path.read_bytes()]
 
 
 def configs() -> list[bytes]:

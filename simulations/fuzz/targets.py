@@ -4,17 +4,17 @@ Rules:
 - Each target hands its bytes to the decoder as the node does: the network decoders
   (entries, sync messages, chunk requests, responses and frames) and the document
   importers (CAP, EDXL-DE, EMSI, CoT, MSEL) take them as they arrive; the file decoders
-  (roster.json, config.toml) read them through their path's `read_text`, here served from
-  memory (`_File`) exactly as Path.read_text decodes a file.
+  (genesis.json, dial.json, config.toml) read them through their path's `read_text`,
+  here served from memory (`_File`) exactly as Path.read_text decodes a file.
 - `entry` is the network path, signature included, so a mutated entry mostly stops at
   the signature. `entry_content` fuzzes what a member's key signs: the content goes into
   an envelope decoded with verify=False (the store's own path; the check skipped is the
   one a key holder passes anyway), so the fields and bodies behind the signature are
-  reached. `manifest` and `profile` are two of those bodies decoded alone.
+  reached (governance entries among them). `manifest`, `profile` and `proposal` are
+  three of those bodies decoded alone.
 - `sync_receive` applies a message to a fresh replica holding a log (fork descent,
   wants, proofs); `chunk_frame` takes the chunk length the manifest gives as its first
   seeds.LENGTH_BYTES bytes.
-- Governance entries do not exist yet: they get a target when they do.
 """
 
 import io
@@ -29,6 +29,7 @@ from node.config import Config, ConfigError
 from node.datadir import DataDir, DataDirError
 from protocol import cbor, entry, limits
 from protocol.body import Media, Profile
+from protocol.charter import Proposal
 from protocol.errors import ProtocolError
 from protocol.media import decode_frame
 from protocol.memory_store import MemoryStore
@@ -46,7 +47,7 @@ class Target(NamedTuple):
 
 
 class _File:
-    """A file's bytes behind the one method the file decoders call on their path."""
+    """A file's bytes behind the methods the file decoders call on their path."""
 
     def __init__(self, data: bytes) -> None:
         self._data = data
@@ -54,6 +55,9 @@ class _File:
     def read_text(self) -> str:
         """As Path.read_text on this machine: UTF-8 (PEP 538/540), universal newlines."""
         return io.TextIOWrapper(io.BytesIO(self._data), encoding="utf-8").read()
+
+    def exists(self) -> bool:
+        return True
 
     def __str__(self) -> str:
         return "<fuzzed file>"
@@ -88,10 +92,20 @@ def _chunk_frame(data: bytes) -> object:
     return decode_frame(data[seeds.LENGTH_BYTES :], int.from_bytes(data[: seeds.LENGTH_BYTES], "big"))
 
 
-def _roster(data: bytes) -> object:
+def _proposal(data: bytes) -> object:
+    return Proposal.from_cbor(cbor.decode(data, limits.entry_bytes_max))
+
+
+def _genesis(data: bytes) -> object:
     datadir = DataDir(Path("/nonexistent"))
-    datadir.roster_path = cast(Path, _File(data))
-    return datadir.roster()
+    datadir.genesis_path = cast(Path, _File(data))
+    return datadir.genesis()
+
+
+def _dial(data: bytes) -> object:
+    datadir = DataDir(Path("/nonexistent"))
+    datadir.dial_path = cast(Path, _File(data))
+    return datadir.dial()
 
 
 def _config(data: bytes) -> object:
@@ -114,7 +128,9 @@ TARGETS: dict[str, Target] = {
     "chunk_request": Target(decode_request, _PROTOCOL, seeds.chunk_requests),
     "chunk_response": Target(decode_response, _PROTOCOL, seeds.chunk_responses),
     "chunk_frame": Target(_chunk_frame, _PROTOCOL, seeds.chunk_frames),
-    "roster": Target(_roster, (DataDirError,), seeds.rosters),
+    "proposal": Target(_proposal, _PROTOCOL, seeds.proposals),
+    "genesis": Target(_genesis, (DataDirError,), seeds.geneses),
+    "dial": Target(_dial, (DataDirError,), seeds.dials),
     "config": Target(_config, (ConfigError,), seeds.configs),
     "cap": Target(cap.import_document, _XML, documents.caps),
     "edxl": Target(edxl.import_document, _XML, documents.edxls),

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import trio
 
-from node.datadir import DataDir
+from node.datadir import DEFAULT_QUORUM, DataDir
 from node.node import Node
+from protocol.governance import Genesis, parse_quorum
 from simulations.federation import Cluster, direct, make_datadirs, plan_nodes
 
 
@@ -16,6 +17,18 @@ def federation(root: Path, n: int, links: dict[int, list[int]] | None = None, **
     plans = plan_nodes(n)
     options = {"sync_interval_s": 1.0, "log_format": "text", **options}
     return make_datadirs(root, plans, direct(plans, links), **options)
+
+
+def found(dirs: list[DataDir], founders: list[DataDir], quorum: str | None = None) -> None:
+    """Give `dirs` a genesis of `founders` alone (with `quorum`), signed by each of them."""
+    cards = {m.public_key: m for m in dirs[0].genesis().members}
+    identities = [d.identity() for d in founders]
+    rule = DEFAULT_QUORUM if quorum is None else parse_quorum(quorum)
+    genesis = Genesis(tuple(cards[i.public_key] for i in identities), rule)
+    for identity in identities:
+        genesis = genesis.signed_by(identity)
+    for d in dirs:
+        d.save_genesis(genesis)
 
 
 @asynccontextmanager

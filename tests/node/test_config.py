@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from node.config import Config, ConfigError
-from protocol.roster import Member
+from protocol.governance import Genesis
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
 
@@ -17,9 +17,9 @@ def test_the_example_config_documents_and_loads_every_option():
     Config.load(path)
 
 
-def test_the_example_roster_cards_are_valid():
-    for card in json.loads((CONFIG / "roster.example.json").read_text()):
-        Member.from_card(card)
+def test_the_example_genesis_is_signed_by_every_founder():
+    genesis = Genesis.from_json(json.loads((CONFIG / "genesis.example.json").read_text())).check()
+    assert {m.country for m in genesis.members} == {"BE", "CZ", "DE"} and str(genesis.quorum) == "2/3"
 
 
 def test_the_systemd_unit_is_type_notify_with_watchdog_and_sandboxing():

@@ -4,7 +4,6 @@ and two machines writing with one member's key."""
 import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,16 +14,13 @@ import trio
 
 from node.config import Config
 from node.datadir import DataDir
-from protocol.roster import Roster
 from simulations.federation import NodeProcess, direct, free_ports, make_datadirs, plan_nodes, wait_ready
+from tests.node.federation import found
+from tests.node.test_process import qroc
 
 INCIDENT = {"title": "Suspected device at the main station", "category": "cbrne", "severity": "critical"}
 # libfaketime from Debian's package faketime (.ci/run installs it), wherever the arch puts it.
 FAKETIME = next(iter(sorted(Path("/usr/lib").glob("*/faketime/libfaketimeMT.so.1"))), Path("/nonexistent"))
-
-
-def qroc(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=60)
 
 
 @asynccontextmanager
@@ -160,15 +156,15 @@ async def write_refused(node: NodeProcess) -> dict | None:
 @pytest.mark.skipif(not FAKETIME.exists(), reason="needs libfaketime (Debian package faketime)")
 async def test_a_node_whose_clock_ran_a_year_ahead_refuses_writes_clearly_and_repair_brings_it_back(tmp_path):
     a_dir, b_dir = two_members(tmp_path)
-    both = a_dir.roster_path.read_text()
-    a_dir.save_roster(Roster([m for m in a_dir.roster() if m.country == "BE"]))  # alone at first: it may write
+    both = a_dir.genesis_path.read_text()
+    found([a_dir], [a_dir])  # alone at first: it may write
     a_year_ahead = NodeProcess(a_dir, tmp_path / "a.log", faked_clock("+365d"))
     async with processes([a_year_ahead]):
         await wait_ready(a_year_ahead, 0)
         async with a_year_ahead.client() as api:
             for _ in range(2):
                 assert (await api.post("/v1/incidents", json=INCIDENT)).status_code == 201
-    a_dir.roster_path.write_text(both)  # and now it has a peer, whose clock is right
+    a_dir.genesis_path.write_text(both)  # and now it has a peer, whose clock is right
     a, b = NodeProcess(a_dir, tmp_path / "a.log"), NodeProcess(b_dir, tmp_path / "b.log")
     async with processes([a, b]):
         await until(lambda: answers(a))
@@ -220,7 +216,7 @@ async def test_two_machines_writing_with_one_key_in_a_four_node_mesh_get_one_ver
     # A standby misconfigured with BE's identity: its own disk and ports, BE's key and roster.
     twin_dir = DataDir(tmp_path / "be-twin")
     twin_dir.path.mkdir(mode=0o700)
-    for name in ("identity.key", "api-token", "roster.json"):
+    for name in ("identity.key", "api-token", "genesis.json", "dial.json"):
         (twin_dir.path / name).write_bytes((dirs[0].path / name).read_bytes())
     os.chmod(twin_dir.identity_path, 0o600)
     mesh_port, api_port = free_ports(2)

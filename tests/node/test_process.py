@@ -49,7 +49,7 @@ def test_kill_9_during_a_burst_of_writes_loses_nothing_acknowledged(tmp_path):
     assert node.replica.log.head(node.identity.public_key)[0] == len(stored)
 
 
-def test_init_member_roster_round_trip(tmp_path):
+def test_two_founders_write_sign_and_install_one_genesis_from_their_cards(tmp_path):
     a, b = tmp_path / "be", tmp_path / "cz"
     port = free_port()
     result = qroc("init", str(a), "--name", "OC Belgium", "--country", "BE", "--listen", f"/ip4/127.0.0.1/tcp/{port}")
@@ -59,9 +59,17 @@ def test_init_member_roster_round_trip(tmp_path):
     assert oct((a / "api-token").stat().st_mode & 0o777) == "0o600"
     card = json.loads(qroc("member", str(a)).stdout)
     assert card["country"] == "BE" and card["addrs"] == [f"/ip4/127.0.0.1/tcp/{port}/p2p/{card['peer_id']}"]
-    added = qroc("roster", "add", str(b), "-", stdin=json.dumps(card))
-    assert added.returncode == 0 and "added OC Belgium" in added.stdout
-    listing = qroc("roster", "list", str(b)).stdout
+    (tmp_path / "be.json").write_text(json.dumps(card))
+    (tmp_path / "cz.json").write_text(qroc("member", str(b)).stdout)
+    genesis = str(tmp_path / "genesis.json")
+    written = qroc("genesis", "new", genesis, "--card", str(tmp_path / "be.json"), "--card", str(tmp_path / "cz.json"))
+    assert written.returncode == 0, written.stderr
+    assert "lacks the signature of OC Belgium" in error_of(qroc("genesis", "use", str(a), genesis))
+    assert "still to sign: OC Czechia" in qroc("genesis", "sign", str(a), genesis).stdout
+    assert "still to sign: nobody" in qroc("genesis", "sign", str(b), genesis).stdout
+    for d in (a, b):
+        assert qroc("genesis", "use", str(d), genesis).returncode == 0
+    listing = qroc("genesis", "show", str(b)).stdout
     assert "OC Belgium" in listing and "OC Czechia" in listing and card["peer_id"] in listing
 
 
@@ -85,8 +93,13 @@ def test_cli_errors_are_one_line_and_a_non_zero_exit(tmp_path):
         qroc("init", str(tmp_path / "z"), "--name", "OC", "--country", "BE", "--listen", "tcp:1")
     )
     assert "no identity" in error_of(qroc("member", str(tmp_path / "missing")))
-    assert "not JSON" in error_of(qroc("roster", "add", str(home), "-", stdin="{nope"))
-    assert "public_key" in error_of(qroc("roster", "add", str(home), "-", stdin='{"name": "X", "country": "BE"}'))
+    (tmp_path / "bad.json").write_text("{nope")
+    assert "cannot read member card" in error_of(
+        qroc("genesis", "new", str(tmp_path / "g"), "--card", str(tmp_path / "bad.json"))
+    )
+    (tmp_path / "bad.json").write_text('{"name": "X", "country": "BE"}')
+    assert "public_key" in error_of(qroc("genesis", "new", str(tmp_path / "g"), "--card", str(tmp_path / "bad.json")))
+    assert "cannot reach the node" in error_of(qroc("governance", "list", str(home)))
     (home / "config.toml").write_text("name = [broken")
     assert "cannot read config" in error_of(qroc("run", str(home)))
     (home / "config.toml").write_text('name = "OC"\ncountry = "BE"\nbogus = 1\n')
@@ -96,7 +109,7 @@ def test_cli_errors_are_one_line_and_a_non_zero_exit(tmp_path):
     os.chmod(home / "identity.key", 0o600)
     (home / "identity.key").write_bytes(b"short")
     assert "32-byte key" in error_of(qroc("member", str(home)))
-    usage = qroc("roster", "add")
+    usage = qroc("governance", "approve")
     assert usage.returncode == 2 and "Traceback" not in usage.stderr
 
 

@@ -5,11 +5,15 @@ import itertools
 import pytest
 
 from protocol.charter import Action, Approval, Proposal, Quorum, rotation_proof
-from protocol.entry import create
-from protocol.errors import InvalidField
+from protocol.entry import create, decode
+from protocol.errors import InvalidField, Revoked
 from protocol.governance import Genesis, Governance
 from protocol.identity import Identity
-from protocol.roster import Member
+from protocol.memory_store import MemoryStore
+from protocol.replica import Replica
+from protocol.roster import Member, Roster
+
+from .factories import NOW_MS, open_body
 
 KEYS = [Identity(bytes([i + 1]) * 32) for i in range(6)]
 COUNTRIES = ["BE", "NL", "DE", "FR", "PL", "CZ"]
@@ -79,3 +83,47 @@ def test_a_revocation_names_the_last_accepted_seq_and_a_handover_rotates_a_key_a
     rotated = gov.fold()
     assert new.public_key in rotated.members and rotated.members[new.public_key].country == "NL"
     assert rotated.former[KEYS[1].public_key][1] == 3
+
+
+def governed(n: int = 3):
+    """n replicas on one genesis, each with its own live roster and governance fold."""
+    g = genesis(n)
+    return g, [
+        Replica(MemoryStore(), Roster(g.members), KEYS[i], governance=Governance(g), random_bytes=lambda k: b"\1" * k)
+        for i in range(n)
+    ]
+
+
+def deliver(entries, to):
+    for e in entries:
+        to.receive(decode(e.signed, to.roster), NOW_MS)
+
+
+def test_a_replica_that_held_a_revoked_members_later_entries_lets_go_of_them_when_the_revocation_folds_in():
+    g, (a, b, c) = governed(3)
+    early = c.write(open_body("Before"), NOW_MS)
+    late = [c.write(open_body("After"), NOW_MS + 1), c.write(open_body("Later"), NOW_MS + 2)]
+    deliver([early, *late], a)  # a heard them before the revocation (it was cut off from b)
+    assert len(a.incidents) == 3
+    revoke = b.write(Proposal(g.id, Action.REVOKE, KEYS[2].public_key, last_seq=1), NOW_MS + 3)
+    deliver([revoke], a)
+    assert KEYS[2].public_key in a.roster  # one signature of the two a quorum of 3 needs
+    approval = a.write(Approval(revoke.id), NOW_MS + 4)
+    assert a.charter is not None and a.charter.in_force == (revoke.id,)
+    assert KEYS[2].public_key not in {m.public_key for m in a.roster}
+    assert a.log.head(KEYS[2].public_key)[0] == 1 and set(a.incidents) == {early.id}
+    assert [e.seq for e in a.store.chained[KEYS[2].public_key]] == [1]
+    with pytest.raises(Revoked):
+        decode(late[0].signed, a.roster)
+    deliver([early, approval], b)  # b learns it second: the same roster, the same log
+    assert b.charter == a.charter and b.log.heads() == a.log.heads()
+
+
+def test_restoring_a_replica_folds_governance_and_names_the_members_it_admitted():
+    g, (a, b, c) = governed(3)
+    newcomer = KEYS[3]
+    admit = a.write(Proposal(g.id, Action.ADMIT, newcomer.public_key, "OC FR", "FR"), NOW_MS)
+    deliver([admit, b.write(Approval(admit.id), NOW_MS + 1)], c)
+    assert newcomer.public_key in c.roster
+    restored = Replica(c.store, Roster(g.members), KEYS[2], governance=Governance(g))
+    assert restored.restore(c.store.all_chained(), []) and restored.charter == c.charter
