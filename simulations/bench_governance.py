@@ -65,14 +65,14 @@ async def _holds_everywhere(nodes: list[NodeProcess], incident: str) -> bool:
 
 
 async def _quorum(nodes: list[NodeProcess], proposal: dict[str, object]) -> float:
-    """Approve on the next members until in force; the monotonic time of the last 201."""
+    """Approve on as many next members as the quorum needs; the monotonic time of the last
+    201 (the last signature: it is in force wherever all the signatures have arrived)."""
     needed = int(proposal["needed"])  # type: ignore[call-overload]
     for signer in nodes[1:needed]:
         async with signer.client() as api:
             while not any(p["id"] == proposal["id"] for p in (await api.get("/v1/governance")).json()["proposals"]):
                 await trio.sleep(POLL_S)
-        result = await _post(signer, f"/v1/governance/proposals/{proposal['id']}/approve")
-    assert result["status"] == "in_force", result
+        await _post(signer, f"/v1/governance/proposals/{proposal['id']}/approve")
     return time.monotonic()
 
 
