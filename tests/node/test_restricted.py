@@ -3,6 +3,7 @@ link is to FR: NL reads it through FR, which holds only ciphertext and shows not
 
 import sqlite3
 
+from protocol.entry import decode
 from simulations.federation import direct, make_datadirs, plan_nodes
 
 from .api_client import INCIDENT, client
@@ -64,3 +65,29 @@ async def test_a_restricted_incident_reaches_its_recipients_through_a_non_recipi
             # media would travel unsealed: refused, nothing written
             media = await api_be.post(f"/v1/incidents/{incident}/media", params={"name": "a.jpg"}, content=b"x")
             assert media.status_code == 422
+
+
+async def test_revoking_a_recipient_moves_the_incident_to_a_key_it_cannot_read(tmp_path):
+    plans = plan_nodes(4, countries=["BE", "NL", "DE", "FR"])
+    dirs = make_datadirs(tmp_path, plans, direct(plans), sync_interval_s=1.0, log_format="text")
+    async with running(dirs) as nodes:
+        be, nl, de, fr = nodes
+        await wait_until(lambda: all(n.writable and len(n.connected) == 3 for n in nodes))
+        async with client(be) as api_be, client(nl) as api_nl, client(fr) as api_fr:
+            secret = {**INCIDENT, "title": "Informant meeting at Antwerp central", "restricted_to": ["NL", "DE"]}
+            incident = bytes.fromhex((await api_be.post("/v1/incidents", json=secret)).json()["id"])
+            await wait_until(lambda: incident in de.replica.visible_incidents())
+            revoke = {"action": "revoke", "public_key": de.identity.public_key.hex()}
+            proposal = (await api_be.post("/v1/governance/proposals", json=revoke)).json()["id"]
+            await wait_until(lambda: all(n.store.holds(bytes.fromhex(proposal)) for n in (nl, fr)))
+            for api in (api_nl, api_fr):  # 3 of 4: the quorum
+                assert (await api.post(f"/v1/governance/proposals/{proposal}/approve")).status_code == 201
+            gone = de.identity.public_key
+            await wait_until(lambda: gone not in be.replica.keyring.current_recipients(incident))
+            await wait_until(lambda: gone not in nl.replica.keyring.current_recipients(incident))
+            later = await api_be.post(f"/v1/incidents/{incident.hex()}/comments", json={"text": "Moved to Ghent"})
+            assert later.status_code == 201, later.text
+            later_id = bytes.fromhex(later.json()["id"])
+            await wait_until(lambda: len(nl.incident_view(incident)["comments"]) == 1)
+            sealed = decode(nl.store.entry_by_id(later_id), de.roster, verify=False)
+            assert de.replica.readable(sealed) is None  # DE holds no key for it
