@@ -231,12 +231,14 @@ class Node:
         operator: str | None = None,
         to: tuple[bytes, ...] = (),
         also: Also | None = None,
+        file_key: bytes | None = None,
     ) -> Entry:
         """Sign, store durably, then gossip. `to`: the addressees (default: those of the
-        incident, if it is addressed); `also`: work stored in the entry's transaction.
+        incident, if it is addressed); `also`: work stored in the entry's transaction;
+        `file_key`: sealed media's (MediaService.upload).
         Raises WriteRefused (the write gate: catching up, clock ahead, identity forked),
         InvalidField (the body) or StorageFailed; in every case nothing was written."""
-        return self.signed(lambda now: self.replica.write(body, now, exercise, operator, to), also)
+        return self.signed(lambda now: self.replica.write(body, now, exercise, operator, to, file_key), also)
 
     def open_restricted(
         self, opening: Open, recipients: set[bytes], exercise: str | None, operator: str | None

@@ -87,7 +87,8 @@ UPDATE_KEYS = {0: "incident", **FIELD_KEYS, 7: "tags added", 8: "tags removed"}
 COMMENT_KEYS = {0: "incident", 1: "text"}
 ACK_KEYS = {0: "incident", 1: "entry", 2: "level"}
 PROFILE_KEYS = {0: "questionnaire", 1: "answers"}
-SEALED_KEYS = {0: "incident", 1: "key id", 2: "nonce", 3: "ciphertext", 4: "wrapped keys"}
+SEALED_MEDIA_NAME = "sealed"  # what a non-recipient knows of a sealed media item's name
+SEALED_KEYS = {0: "incident", 1: "key id", 2: "nonce", 3: "ciphertext", 4: "wrapped keys", 5: "media stream"}
 MEDIA_KEYS = {
     0: "incident",
     1: "file name",
@@ -522,9 +523,16 @@ class Sealed:
     nonce: bytes | None = None
     ciphertext: bytes | None = None
     keys: tuple[WrappedKey, ...] = ()
+    # Sealed media: the encrypted chunks' stream [size, chunk size, hashes], in the clear
+    # so that every member fetches, stores and relays them (protocol/sealed.py).
+    stream: tuple[int, int, tuple[bytes, ...]] | None = None
     kind = Kind.SEALED
 
     def __post_init__(self) -> None:
+        if self.stream is not None:
+            if self.incident is None or self.ciphertext is None:
+                raise InvalidField("a media stream comes with a sealed media item of an incident")
+            self.carried()  # the stream's rules are a manifest's
         if self.incident is not None:
             as_bytes32(self.incident, "incident")
         _bytes(self.key_id, "key id", limits.sealed_key_id_bytes)
@@ -551,7 +559,16 @@ class Sealed:
             out[2], out[3] = self.nonce, self.ciphertext
         if self.keys:
             out[4] = [k.to_cbor() for k in self.keys]
+        if self.stream is not None:
+            out[5] = [self.stream[0], self.stream[1], list(self.stream[2])]
         return out
+
+    def carried(self) -> Media:
+        """The encrypted chunks as a manifest the chunk transfer reads (name, type and
+        SHA-256 are sealed: placeholders stand in)."""
+        assert self.stream is not None and self.incident is not None
+        size, chunk_size, chunks = self.stream
+        return Media(self.incident, SEALED_MEDIA_NAME, "application/octet-stream", size, chunk_size, chunks, bytes(32))
 
     @classmethod
     def from_cbor(cls, value: Any) -> "Sealed":
@@ -559,7 +576,14 @@ class Sealed:
         keys = fields.array(4, WrappedKey.from_cbor, limits.addressees_max)
         if any(a.recipient >= b.recipient for a, b in pairwise(keys)):
             raise InvalidField("wrapped keys must be sorted by recipient, each once")
-        return cls(fields.bytes32(0, required=False), fields.raw(1), fields.raw(2, False), fields.raw(3, False), keys)
+        stream = fields.raw(5, False)
+        if stream is not None:
+            if type(stream) is not list or len(stream) != 3 or type(stream[0]) is not int or type(stream[1]) is not int:
+                raise InvalidField("a media stream is [size, chunk size, chunk hashes]")
+            stream = (stream[0], stream[1], as_array(stream[2], "chunk hashes", lambda v: v, limits.media_chunks_max))
+        return cls(
+            fields.bytes32(0, required=False), fields.raw(1), fields.raw(2, False), fields.raw(3, False), keys, stream
+        )
 
 
 Body = Open | Update | Comment | Media | Ack | Profile | Sealed | Proposal | Approval | Address

@@ -368,6 +368,8 @@ ban_forgive_ms = 24 * 3600 * 1000
 sealed_nonce_bytes = 24
 sealed_key_bytes = 32
 sealed_tag_bytes = 16
+# A sealed media chunk is its nonce and its AEAD box: this much larger than the plain chunk.
+sealed_chunk_overhead_bytes = sealed_nonce_bytes + sealed_tag_bytes
 sealed_key_id_bytes = 8
 # Content keys one incident may go through (one per recipient removal): bounds the keys
 # a node holds per incident.

@@ -188,16 +188,18 @@ class Replica:
         exercise: str | None = None,
         operator: str | None = None,
         to: tuple[bytes, ...] = (),
+        file_key: bytes | None = None,
     ) -> Entry:
         """Sign and store a new entry of our own; durable when this returns. Raises
         WriteRefused (the gate), InvalidField (the body), or the store's error; in every
-        case nothing changed."""
+        case nothing changed. `file_key`: media of a restricted incident, whose chunks a
+        ChunkSealer sealed with it."""
         assert self.identity is not None, "a replica without identity cannot write"
         self._check_gate(now_ms)
         seq, prev = self.log.next_seq(self.identity.public_key)
         before = self.hlc.value
         to = to or self.addressees(body)
-        body = self._sealed_if_restricted(body)
+        body = self._sealed_if_restricted(body, file_key)
         try:
             entry = create(self.identity, seq, prev, self.hlc.tick(now_ms), body, exercise, operator, to)
             applied, errors = self.receive_many([entry], now_ms)
@@ -216,10 +218,12 @@ class Replica:
         assert self.random_bytes is not None, "sealing needs randomness: pass random_bytes"
         return self.random_bytes(size)
 
-    def _sealed_if_restricted(self, body: Body) -> Body:
+    def _sealed_if_restricted(self, body: Body, file_key: bytes | None) -> Body:
         """An entry about a restricted incident goes out sealed under its current key."""
         incident = getattr(body, "incident", None)
         if incident is None or body.kind is Kind.SEALED or not self.keyring.restricted(incident):
+            if file_key is not None:
+                raise InvalidField("sealed media belongs to a restricted incident")
             return body
         if body.kind not in INNER_KINDS:
             raise InvalidField(f"a {body.kind.name.lower()} cannot be added to a restricted incident yet")
@@ -227,7 +231,9 @@ class Replica:
         if current is None:
             raise InvalidField("this member is not a recipient of the restricted incident")
         assert self.identity is not None
-        return seal(self.identity, incident, body, current[1], self._random(limits.sealed_nonce_bytes))
+        return seal(
+            self.identity, incident, body, current[1], self._random(limits.sealed_nonce_bytes), file_key=file_key
+        )
 
     def open_restricted(
         self,

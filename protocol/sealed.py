@@ -19,20 +19,33 @@ Rules:
 - A non-recipient learns the author, the time (hlc), the sizes, the incident an entry
   belongs to and the recipients' public keys; nothing of the text.
 - Nonces are random and passed in (never reused: 24 bytes).
-- Media on restricted incidents is not sealed yet: the node refuses it.
+- Media: each chunk is sealed under a random file key (nonce || XChaCha20-Poly1305 of
+  the plain chunk: `sealed_chunk_overhead_bytes` more), and the chunk transfer moves
+  those sealed chunks like any other. The manifest is a sealed entry: its name, type,
+  SHA-256 and the file key are in the ciphertext; the sealed chunks' stream (size, chunk
+  size, hashes) is in the clear, for every member to fetch, hold and relay them. A
+  recipient reads it as a media body of the plain file (its size and chunk size) listing
+  the sealed chunks' hashes, and opens each chunk with the file key.
 """
+
+from collections.abc import Callable
+from dataclasses import replace
 
 import nacl.bindings
 import nacl.exceptions
 
 from . import cbor, limits
-from .body import BODY_TYPES, Body, Kind, Sealed, WrappedKey
+from .body import BODY_TYPES, Body, Kind, Media, Sealed, WrappedKey
 from .entry import Entry
-from .errors import InvalidField, Malformed, ProtocolError
+from .errors import BadChunk, InvalidField, Malformed, ProtocolError
 from .identity import Identity, hash32
+from .media import Chunker
 
 DOMAIN = b"qroc-mesh/sealed/v1\x00"
-INNER_KINDS = frozenset({Kind.OPEN, Kind.UPDATE, Kind.COMMENT, Kind.ACK})
+CHUNK_DOMAIN = b"qroc-mesh/sealed-chunk/v1\x00"
+INNER_KINDS = frozenset({Kind.OPEN, Kind.UPDATE, Kind.COMMENT, Kind.MEDIA, Kind.ACK})
+_OVERHEAD = limits.sealed_chunk_overhead_bytes
+_MEDIA_HIDDEN = (0, 1, 2, 6)  # a sealed media body: incident, name, type, SHA-256 (and key 7, the file key)
 
 
 def key_id(key: bytes) -> bytes:
@@ -50,15 +63,25 @@ def seal(
     key: bytes,
     nonce: bytes,
     wrap_for: dict[bytes, bytes] | None = None,
+    file_key: bytes | None = None,
 ) -> Sealed:
-    """`inner` sealed under `key`; `wrap_for`: recipient -> the nonce to wrap the key with."""
+    """`inner` sealed under `key`; `wrap_for`: recipient -> the nonce to wrap the key with.
+    A media body (a ChunkSealer's) needs the `file_key` its chunks are sealed with."""
     if inner.kind not in INNER_KINDS or (inner.kind is Kind.OPEN) != (incident is None):
         raise InvalidField(f"a {inner.kind.name.lower()} cannot be sealed here")
-    plain = cbor.encode([int(inner.kind), inner.to_cbor()])
+    if (inner.kind is Kind.MEDIA) != (file_key is not None):
+        raise InvalidField("sealed media, and only that, carries the key of its chunks")
+    value, stream = inner.to_cbor(), None
+    if isinstance(inner, Media):
+        assert file_key is not None and len(file_key) == limits.sealed_key_bytes
+        count = len(inner.chunks)
+        stream = (inner.size + count * _OVERHEAD, inner.chunk_size + _OVERHEAD, inner.chunks)
+        value = {**{k: value[k] for k in _MEDIA_HIDDEN}, 7: file_key}
+    plain = cbor.encode([int(inner.kind), value])
     ciphertext = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(
         plain, _aad(identity.public_key, incident), nonce, key
     )
-    return Sealed(incident, key_id(key), nonce, ciphertext, wrap(identity, key, wrap_for or {}))
+    return Sealed(incident, key_id(key), nonce, ciphertext, wrap(identity, key, wrap_for or {}), stream)
 
 
 def wrap(identity: Identity, key: bytes, wrap_for: dict[bytes, bytes]) -> tuple[WrappedKey, ...]:
@@ -78,9 +101,10 @@ def unwrap(identity: Identity, entry: Entry) -> bytes | None:
     return None
 
 
-def unseal(entry: Entry, key: bytes) -> Body:
-    """The real body of a sealed entry. Malformed if it does not open under `key` (not
-    the author's, or tampered) or holds a body that may not be sealed there."""
+def unseal(entry: Entry, key: bytes) -> tuple[Body, bytes | None]:
+    """The real body of a sealed entry, and for media the key of its chunks. Malformed if
+    it does not open under `key` (not the author's, or tampered) or holds a body that may
+    not be sealed there."""
     body = entry.body
     assert isinstance(body, Sealed) and body.ciphertext is not None and body.nonce is not None
     try:
@@ -98,10 +122,81 @@ def unseal(entry: Entry, key: bytes) -> Body:
         raise Malformed(f"unknown sealed kind {value[0]}") from None
     if kind not in INNER_KINDS or (kind is Kind.OPEN) != (body.incident is None):
         raise Malformed(f"a {kind.name.lower()} cannot be sealed here")
-    inner = BODY_TYPES[kind].from_cbor(value[1])
+    if (kind is Kind.MEDIA) != (body.stream is not None):
+        raise Malformed("sealed media comes with its stream, and nothing else does")
+    inner_value, file_key = value[1], None
+    if kind is Kind.MEDIA:
+        inner_value, file_key = _media_value(inner_value, body)
+    inner = BODY_TYPES[kind].from_cbor(inner_value)
     if kind is not Kind.OPEN and inner.incident != body.incident:  # type: ignore[union-attr]
         raise Malformed("a sealed body names another incident than its entry")
-    return inner
+    return inner, file_key
+
+
+def _media_value(value: object, body: Sealed) -> tuple[dict[int, object], bytes]:
+    """A sealed media body as the plain file's manifest (listing the sealed chunks)."""
+    if type(value) is not dict or set(value) != {*_MEDIA_HIDDEN, 7}:
+        raise Malformed("a sealed media body holds incident, name, type, SHA-256 and the file key")
+    file_key = value.pop(7)
+    if type(file_key) is not bytes or len(file_key) != limits.sealed_key_bytes:
+        raise Malformed("a sealed media item's file key is 32 bytes")
+    assert body.stream is not None
+    size, chunk_size, chunks = body.stream
+    if chunk_size <= _OVERHEAD or size - len(chunks) * _OVERHEAD <= 0:
+        raise Malformed("a sealed media stream too small to hold its chunks' nonces and tags")
+    return {**value, 3: size - len(chunks) * _OVERHEAD, 4: chunk_size - _OVERHEAD, 5: list(chunks)}, file_key
+
+
+def carried(entry: Entry) -> Entry | None:
+    """The chunk stream an entry carries, as a manifest entry (same id): a media entry
+    itself; a sealed media entry's sealed chunks (what every member fetches and relays)."""
+    body = entry.body
+    if isinstance(body, Media):
+        return entry
+    if isinstance(body, Sealed) and body.stream is not None:
+        return replace(entry, body=body.carried())
+    return None
+
+
+def seal_chunk(file_key: bytes, nonce: bytes, chunk: bytes) -> bytes:
+    return nonce + nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(chunk, CHUNK_DOMAIN, nonce, file_key)
+
+
+def open_chunk(file_key: bytes, sealed: bytes) -> bytes:
+    """A plain chunk; BadChunk if it does not open (not sealed with this key, or damaged)."""
+    nonce, box = sealed[: limits.sealed_nonce_bytes], sealed[limits.sealed_nonce_bytes :]
+    try:
+        return nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(box, CHUNK_DOMAIN, nonce, file_key)
+    except nacl.exceptions.CryptoError:
+        raise BadChunk("a sealed chunk does not open under its file key") from None
+
+
+class ChunkSealer:
+    """A Chunker whose chunks are sealed as they are cut (sans-IO; nonces from
+    `random_bytes`). The manifest it gives is the plain file's, listing the sealed chunks."""
+
+    def __init__(self, file_key: bytes, random_bytes: Callable[[int], bytes]) -> None:
+        self.file_key = file_key
+        self.random_bytes = random_bytes
+        self._plain = Chunker(limits.chunk_bytes_max - _OVERHEAD)  # a sealed chunk fits a chunk frame
+        self._hashes: list[bytes] = []
+
+    def _sealed(self, cut: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        out = []
+        for _, chunk in cut:
+            sealed = seal_chunk(self.file_key, self.random_bytes(limits.sealed_nonce_bytes), chunk)
+            self._hashes.append(hash32(sealed))
+            out.append((self._hashes[-1], sealed))
+        return out
+
+    def feed(self, data: bytes) -> list[tuple[bytes, bytes]]:
+        """The (hash, sealed chunk) pairs completed, in order."""
+        return self._sealed(self._plain.feed(data))
+
+    def finish(self, incident: bytes, name: str, mime: str) -> tuple[list[tuple[bytes, bytes]], Media]:
+        tail, plain = self._plain.finish(incident, name, mime)
+        sealed_tail = self._sealed(tail)
+        return sealed_tail, replace(plain, chunks=tuple(self._hashes))
 
 
 class Keyring:
@@ -115,6 +210,7 @@ class Keyring:
         self.recipients: dict[tuple[bytes, bytes], set[bytes]] = {}  # (incident, key id) -> members
         self.current: dict[bytes, tuple[tuple[int, bytes, bytes], bytes]] = {}  # incident -> (order, key id)
         self.waiting: dict[bytes, list[Entry]] = {}  # incident -> entries under a key not held
+        self.file_keys: dict[bytes, bytes] = {}  # sealed media entry id -> the key of its chunks
 
     def restricted(self, incident: bytes) -> bool:
         return incident in self.current
@@ -181,7 +277,9 @@ class Keyring:
         key = self.keys.get(entry.incident, {}).get(body.key_id)
         if key is None:
             return None
-        inner = unseal(entry, key)
+        inner, file_key = unseal(entry, key)
+        if file_key is not None:
+            self.file_keys[entry.id] = file_key
         return Entry(
             entry.author,
             entry.seq,

@@ -6,7 +6,9 @@ one, measured in the same run on one core.
 For N comments on one incident, plain and restricted to R recipients: bytes per entry,
 CPU per entry to write (sign, seal, store in memory, fold) and to take in at a recipient
 (verify, unseal, fold), and the ratios sealed / plain. The key share that opens the
-incident (R wrapped keys) is reported on its own.
+incident (R wrapped keys) is reported on its own. Media: CPU per MiB to cut a file into
+chunks (hashing them) plain and sealed, and to check each chunk at a receiver (its hash;
+sealed, its hash and opening it), with the ratios.
 """
 
 import argparse
@@ -16,7 +18,10 @@ from collections.abc import Callable
 
 from protocol.body import Comment
 from protocol.entry import decode
+from protocol.identity import hash32
+from protocol.media import Chunker
 from protocol.replica import Replica
+from protocol.sealed import ChunkSealer, open_chunk
 from tests.protocol.factories import NOW_MS, open_body, replicas
 
 from .federation import emit
@@ -63,13 +68,30 @@ def measure(entries: int, recipients: int) -> dict[str, object]:
     return out
 
 
+def measure_media(mib: int) -> dict[str, object]:
+    data = os.urandom(1024 * 1024) * mib
+    figures: dict[str, dict[str, float]] = {}
+    file_key = os.urandom(32)
+    for name, chunker in (("plain", Chunker()), ("sealed", ChunkSealer(file_key, os.urandom))):
+        cut: list[tuple[bytes, bytes]] = []
+        write_ms = cpu_ms(lambda c=chunker, out=cut: out.extend([*c.feed(data), *c.finish(bytes(32), "f", "a/b")[0]]))
+        if name == "plain":
+            read_ms = cpu_ms(lambda out=cut: [hash32(chunk) == h for h, chunk in out])
+        else:
+            read_ms = cpu_ms(lambda out=cut: [hash32(chunk) == h and open_chunk(file_key, chunk) for h, chunk in out])
+        figures[name] = {"cut_ms_per_mib": write_ms / mib, "check_ms_per_mib": read_ms / mib}
+    plain, sealed = figures["plain"], figures["sealed"]
+    return {"mib": mib, **figures, "sealed_over_plain": {k: round(sealed[k] / plain[k], 2) for k in plain}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--entries", type=int, default=2000)
     parser.add_argument("--recipients", type=int, default=3)
+    parser.add_argument("--media-mib", type=int, default=64)
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    emit(measure(args.entries, args.recipients), args.json)
+    emit({**measure(args.entries, args.recipients), "media": measure_media(args.media_mib)}, args.json)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from protocol import limits
 from protocol.body import FILE_NAME, Media, check_mime
 from protocol.entry import Entry
 from protocol.errors import BadChunk, InvalidField
+from protocol.sealed import open_chunk
 
 from ..views import media_json
 from .errors import ApiError
@@ -36,12 +37,13 @@ class MediaStatus(BaseModel):
     sources: list[str]
 
 
-def _manifest(request: Request, media_id: str) -> Entry:
+def _manifest(request: Request, media_id: str) -> tuple[Entry, bytes | None]:
+    """The item as this member reads it, and the key of its chunks if they are sealed."""
     node = request.app.state.node
-    manifest = node.media.manifest(hex_id(media_id, "media"))
-    if manifest is None or not manifest.shown_to(node.identity.public_key):  # addressed to others
+    item = node.media.readable(hex_id(media_id, "media"))
+    if item is None or not item[0].shown_to(node.identity.public_key):  # sealed for, or addressed to, others
         raise ApiError(404, "not_found", f"no media {media_id}")
-    return manifest  # type: ignore[no-any-return]
+    return item  # type: ignore[no-any-return]
 
 
 @router.post(
@@ -65,10 +67,6 @@ async def upload(
     node = request.app.state.node
     incident = hex_id(incident_id)
     state = incident_state(node, incident)
-    if state.restricted_to is not None:
-        raise ApiError(
-            422, "invalid_field", "media on a restricted incident is not supported yet (it would travel unsealed)"
-        )
     mime = content_type.split(";")[0].strip().lower()
     try:  # the protocol's own rules, before a byte of the body is read
         FILE_NAME.check(name)
@@ -90,7 +88,7 @@ async def upload(
     except ApiError:  # disk full, an empty file, ...: nothing was written
         await body.drain()
         raise
-    return media_json(entry, complete=True)  # uploaded whole
+    return media_json(node.replica.readable(entry), complete=True)  # uploaded whole (as we read it: unsealed)
 
 
 class _Body:
@@ -120,7 +118,7 @@ async def status(media_id: str, request: Request) -> dict[str, Any]:
     """How much of the item this node holds, and from whom it came. Asking starts an
     on-demand fetch when the node does not fetch this item by itself."""
     node = request.app.state.node
-    manifest = _manifest(request, media_id)
+    manifest, _ = _manifest(request, media_id)
     media = manifest.body
     assert isinstance(media, Media)
     node.media.fetch(manifest, on_demand=True)
@@ -164,7 +162,7 @@ async def download(
 ) -> StreamingResponse:
     """The file, once complete on this node (409 before: see /status), with Range support."""
     node = request.app.state.node
-    manifest = _manifest(request, media_id)
+    manifest, file_key = _manifest(request, media_id)
     media = manifest.body
     assert isinstance(media, Media)
     if not node.media.complete(manifest):
@@ -184,7 +182,10 @@ async def download(
     if wanted:
         headers["Content-Range"] = f"bytes {start}-{end}/{media.size}"
     return StreamingResponse(
-        _read(node, media, start, end), status_code=206 if wanted else 200, media_type=media.mime, headers=headers
+        _read(node, media, file_key, start, end),
+        status_code=206 if wanted else 200,
+        media_type=media.mime,
+        headers=headers,
     )
 
 
@@ -199,11 +200,22 @@ def _quote(name: str) -> str:
     return quote(name, safe="")
 
 
-async def _read(node: Any, media: Media, start: int, end: int) -> AsyncIterator[bytes]:
+async def _read(node: Any, media: Media, file_key: bytes | None, start: int, end: int) -> AsyncIterator[bytes]:
     first, last = start // media.chunk_size, end // media.chunk_size
     for index in range(first, last + 1):
-        chunk = await trio.to_thread.run_sync(node.media.chunks.get, media.chunks[index])
+        chunk = await trio.to_thread.run_sync(_chunk, node, media.chunks[index], file_key)
         if chunk is None:
-            return  # deleted under us: the client sees a short body, as after a broken link
+            return  # deleted under us (or sealed and damaged): a short body, as after a broken link
         base = index * media.chunk_size
         yield chunk[max(0, start - base) : end - base + 1]
+
+
+def _chunk(node: Any, chunk_hash: bytes, file_key: bytes | None) -> bytes | None:
+    """A stored chunk as the file holds it (opened, if sealed), in a worker thread."""
+    chunk: bytes | None = node.media.chunks.get(chunk_hash)
+    if chunk is None or file_key is None:
+        return chunk
+    try:
+        return open_chunk(file_key, chunk)
+    except BadChunk:
+        return None

@@ -14,6 +14,7 @@ never removed.
 """
 
 import logging
+import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
@@ -28,6 +29,7 @@ from protocol.entry import Entry, decode
 from protocol.errors import BadChunk, ProtocolError
 from protocol.media import Chunker, decode_frame, encode_frame, verify_chunk
 from protocol.planner import FetchPlanner, Item
+from protocol.sealed import ChunkSealer, carried
 from protocol.transfer import (
     NOT_HELD,
     OP_HAVE,
@@ -46,6 +48,7 @@ from ..store import Also
 from .chunks import ChunkStore
 
 PROTOCOL_ID = "/qroc/chunks/1"
+MANIFEST_KINDS = (int(Kind.MEDIA), int(Kind.SEALED))  # stored kinds that may carry a chunk stream
 log = logging.getLogger("qroc.media")
 
 
@@ -81,12 +84,28 @@ class MediaService:
 
     # --- manifests ---
 
-    def manifest(self, media_id: bytes) -> Entry | None:
+    def _stored(self, media_id: bytes) -> Entry | None:
         envelope = self.node.store.entry_by_id(media_id)
         if envelope is None:
             return None
         entry = decode(envelope, self.node.roster, verify=False)
-        return entry if entry.kind is Kind.MEDIA and self.node.replica.log.is_canonical(entry) else None
+        return entry if self.node.replica.log.is_canonical(entry) else None
+
+    def manifest(self, media_id: bytes) -> Entry | None:
+        """The chunk stream a stored entry carries (a restricted incident's: sealed chunks)."""
+        entry = self._stored(media_id)
+        return None if entry is None else carried(entry)
+
+    def readable(self, media_id: bytes) -> tuple[Entry, bytes | None] | None:
+        """The media item as this member reads it, and the key of its chunks if they are
+        sealed; None if it is not media, or sealed for others."""
+        entry = self._stored(media_id)
+        if entry is None or carried(entry) is None:
+            return None
+        if entry.kind is Kind.MEDIA:
+            return entry, None
+        opened = self.node.replica.readable(entry)
+        return None if opened is None else (opened, self.node.replica.keyring.file_keys[entry.id])
 
     def complete(self, manifest: Entry) -> bool:
         media = manifest.body
@@ -120,23 +139,27 @@ class MediaService:
 
     def on_entries(self, entries: list[Entry]) -> None:
         for entry in entries:
-            if entry.kind is Kind.MEDIA and self.node.replica.log.is_canonical(entry):
-                self.fetch(entry)
+            manifest = carried(entry)
+            if manifest is not None and self.node.replica.log.is_canonical(entry):
+                self.fetch(manifest)
 
     def _offer_log(self, author: bytes, seq: int) -> None:
         """Offer the planner `author`'s stored manifests from `seq` on, in log order, until
         it turns one away: it holds only a bounded share of each author's items."""
         while True:
             rows = self.node.store.db.execute(
-                "SELECT seq, id, envelope FROM entries WHERE author = ? AND seq >= ? AND chained = 1 AND kind = ?"
-                " ORDER BY seq LIMIT ?",
-                (author, seq, int(Kind.MEDIA), limits.manifest_rows_per_query_max),
+                "SELECT seq, id, envelope FROM entries WHERE author = ? AND seq >= ? AND chained = 1"
+                " AND kind IN (?, ?) ORDER BY seq LIMIT ?",
+                (author, seq, *MANIFEST_KINDS, limits.manifest_rows_per_query_max),
             ).fetchall()
             for _, manifest_id, envelope in rows:
                 if self.planner.knows(manifest_id):
                     continue
                 entry = decode(envelope, self.node.roster, verify=False)
-                if self.node.replica.log.is_canonical(entry) and not self.fetch(entry, displace=False):
+                manifest = carried(entry)
+                if manifest is None or not self.node.replica.log.is_canonical(entry):
+                    continue
+                if not self.fetch(manifest, displace=False):
                     return
             if len(rows) < limits.manifest_rows_per_query_max:
                 return
@@ -162,7 +185,9 @@ class MediaService:
         """Cut the streamed body into chunks, store each durably, then sign the manifest.
         If anything fails before the manifest is stored (the client goes away, the file is
         too large, the disk is full), the chunks it touched are checked for collection."""
-        chunker = Chunker()
+        restricted = self.node.replica.keyring.restricted(incident)
+        file_key = os.urandom(limits.sealed_key_bytes) if restricted else None
+        chunker: Chunker | ChunkSealer = Chunker() if file_key is None else ChunkSealer(file_key, os.urandom)
         touched: list[bytes] = []
         written = False
         try:
@@ -172,7 +197,7 @@ class MediaService:
             tail, manifest = chunker.finish(incident, name, mime)
             for chunk_hash, chunk in tail:
                 await self._put_uploaded(chunk_hash, chunk, touched)
-            entry: Entry = self.node.write(manifest, exercise, operator, to, also)
+            entry: Entry = self.node.write(manifest, exercise, operator, to, also, file_key)
             written = True
             return entry
         finally:
@@ -211,17 +236,18 @@ class MediaService:
         after = 0
         while candidates:
             rows = self.node.store.db.execute(
-                "SELECT n, envelope FROM entries WHERE kind = ? AND n > ? ORDER BY n LIMIT ?",
-                (int(Kind.MEDIA), after, limits.manifest_rows_per_query_max),
+                "SELECT n, envelope FROM entries WHERE kind IN (?, ?) AND n > ? ORDER BY n LIMIT ?",
+                (*MANIFEST_KINDS, after, limits.manifest_rows_per_query_max),
             ).fetchall()
             for _, envelope in rows:
                 try:
-                    media = decode(envelope, self.node.roster, verify=False).body
+                    manifest = carried(decode(envelope, self.node.roster, verify=False))
                 except ProtocolError as exc:  # cannot tell what it lists: keep everything
                     log.warning("cannot read a stored manifest; chunks kept", extra={"error": str(exc)[:200]})
                     return
-                assert isinstance(media, Media)
-                candidates.difference_update(media.chunks)
+                if manifest is not None:
+                    assert isinstance(manifest.body, Media)
+                    candidates.difference_update(manifest.body.chunks)
             if len(rows) < limits.manifest_rows_per_query_max:
                 break
             after = rows[-1][0]

@@ -62,9 +62,29 @@ async def test_a_restricted_incident_reaches_its_recipients_through_a_non_recipi
             await wait_until(lambda: len(pl.incident_view(bytes.fromhex(incident))["comments"]) == 2)
             assert [c["text"] for c in de.incident_view(bytes.fromhex(incident))["comments"]] == ["Codename KESTREL"]
 
-            # media would travel unsealed: refused, nothing written
-            media = await api_be.post(f"/v1/incidents/{incident}/media", params={"name": "a.jpg"}, content=b"x")
-            assert media.status_code == 422
+            # media: sealed chunks, relayed by FR, opened by NL only
+            photo = b"\xff\xd8 photo of the informant's car " * 40_000  # two chunks
+            uploaded = await api_be.post(
+                f"/v1/incidents/{incident}/media",
+                params={"name": "car.jpg"},
+                content=photo,
+                headers={"Content-Type": "image/jpeg"},
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            media = uploaded.json()["id"]
+            await wait_until(lambda: fr.media.manifest(bytes.fromhex(media)) is not None)
+            relayed = fr.media.manifest(bytes.fromhex(media))
+            await wait_until(lambda: fr.media.complete(relayed))  # FR holds every sealed chunk
+            assert (await api_fr.get(f"/v1/media/{media}")).status_code == 404
+            held = b"".join(p.read_bytes() for p in fr.datadir.chunks_path.rglob("*") if p.is_file())
+            assert held and photo[:4096] not in held and b"car.jpg" not in stored_bodies(fr.datadir)
+
+            await wait_until(lambda: (item := nl.media.readable(bytes.fromhex(media))) and nl.media.complete(item[0]))
+            downloaded = await api_nl.get(f"/v1/media/{media}")
+            assert downloaded.status_code == 200 and downloaded.content == photo
+            assert downloaded.headers["content-type"] == "image/jpeg"
+            ranged = await api_nl.get(f"/v1/media/{media}", headers={"Range": "bytes=1048570-1048589"})
+            assert ranged.status_code == 206 and ranged.content == photo[1048570:1048590]
 
 
 async def test_revoking_a_recipient_moves_the_incident_to_a_key_it_cannot_read(tmp_path):

@@ -5,7 +5,9 @@ import os
 import pytest
 
 from protocol.body import Comment, Sealed
-from protocol.errors import InvalidField
+from protocol.errors import BadChunk, InvalidField
+from protocol.media import verify_chunk
+from protocol.sealed import ChunkSealer, carried, open_chunk
 
 from .factories import NOW_MS, open_body, replicas
 
@@ -83,3 +85,29 @@ def test_a_restarted_author_reads_its_own_restricted_incident():
     restarted = type(be)(be.store, be.roster, be.identity)
     restarted.restore([opening], [])
     assert restarted.incidents[opening.id].summary()["title"] == "Device found at Brussels-Midi"
+
+
+def test_media_of_a_restricted_incident_travels_as_sealed_chunks_only_recipients_open():
+    be, nl, fr = sealing_replicas(3)
+    opening = be.open_restricted(open_body(), {nl.me}, NOW_MS)
+    photo = b"suspect photo, " * 100_000  # two chunks
+    sealer = ChunkSealer(os.urandom(32), os.urandom)
+    chunks = dict(sealer.feed(photo))
+    tail, manifest = sealer.finish(opening.id, "suspect.jpg", "image/jpeg")
+    chunks.update(tail)
+    entry = be.write(manifest, NOW_MS + 1, file_key=sealer.file_key)
+    assert isinstance(entry.body, Sealed) and b"suspect.jpg" not in entry.signed
+    deliver(opening, nl, fr)
+    deliver(entry, nl, fr)
+    relayed = carried(entry).body  # what every member fetches, verifies and serves
+    assert relayed.name == "sealed" and relayed.chunks == manifest.chunks
+    for index, chunk_hash in enumerate(relayed.chunks):
+        verify_chunk(relayed, index, chunks[chunk_hash])
+    assert all(photo[:1000] not in chunk for chunk in chunks.values())
+    seen = nl.readable(entry)
+    assert seen.body == manifest and seen.body.size == len(photo) and seen.body.name == "suspect.jpg"
+    key = nl.keyring.file_keys[entry.id]
+    assert b"".join(open_chunk(key, chunks[h]) for h in seen.body.chunks) == photo
+    assert fr.readable(entry) is None and len(nl.incidents[opening.id].view()["media"]) == 1
+    with pytest.raises(BadChunk):
+        open_chunk(os.urandom(32), chunks[manifest.chunks[0]])
