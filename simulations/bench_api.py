@@ -25,10 +25,20 @@ import trio
 from protocol.hlc import wall_ms
 
 from .bench_mesh import percentile
-from .federation import Cluster, emit
+from .federation import Cluster, NodeProcess, emit
 
 INCIDENT = {"title": "Crowd crush at the stadium north gate", "category": "crowd", "severity": "critical"}
 PROBE = {"title": "Gossip probe", "category": "other", "severity": "low"}
+
+
+async def _posting(node: NodeProcess, deadline: float, latencies: list[float]) -> None:
+    """One closed-loop client: POST an incident on `node` until `deadline`, timing each 201."""
+    async with node.client() as api:
+        while trio.current_time() < deadline:
+            started = time.perf_counter()
+            response = await api.post("/v1/incidents", json=INCIDENT)
+            assert response.status_code == 201, response.text
+            latencies.append((time.perf_counter() - started) * 1000)
 
 
 async def sustained_posts(clients: int, seconds: float) -> dict[str, float]:
@@ -42,17 +52,9 @@ async def sustained_posts(clients: int, seconds: float) -> dict[str, float]:
             cpu_before = node.cpu_seconds()
             deadline = trio.current_time() + seconds
 
-            async def client() -> None:
-                async with node.client() as api:
-                    while trio.current_time() < deadline:
-                        started = time.perf_counter()
-                        response = await api.post("/v1/incidents", json=INCIDENT)
-                        assert response.status_code == 201, response.text
-                        latencies.append((time.perf_counter() - started) * 1000)
-
             async with trio.open_nursery() as load:
                 for _ in range(clients):
-                    load.start_soon(client)
+                    load.start_soon(_posting, node, deadline, latencies)
             cpu = node.cpu_seconds() - cpu_before
             nursery.cancel_scope.cancel()
     finally:
@@ -99,7 +101,7 @@ async def cross_node_visibility(nodes: int, samples: int, rng: random.Random) ->
     }
 
 
-async def _probe(node: Any, seconds: float, ids: list[str]) -> None:
+async def _probe(node: NodeProcess, seconds: float, ids: list[str]) -> None:
     """Write a probe entry on `node` every 50 ms for `seconds`."""
     async with node.client() as api:
         deadline = trio.current_time() + seconds
@@ -137,17 +139,9 @@ async def posts_beside_gossip(clients: int, seconds: float) -> dict[str, Any]:
             await _probe(b, seconds / 2, idle_ids)
             deadline = trio.current_time() + seconds
 
-            async def client() -> None:
-                async with a.client() as api:
-                    while trio.current_time() < deadline:
-                        started = time.perf_counter()
-                        response = await api.post("/v1/incidents", json=INCIDENT)
-                        assert response.status_code == 201, response.text
-                        latencies.append((time.perf_counter() - started) * 1000)
-
             async with trio.open_nursery() as load:
                 for _ in range(clients):
-                    load.start_soon(client)
+                    load.start_soon(_posting, a, deadline, latencies)
                 load.start_soon(_probe, b, seconds, loaded_ids)
             await trio.sleep(1)  # the last probes arrive
             idle, loaded = _probe_latencies(cluster, idle_ids), _probe_latencies(cluster, loaded_ids)
