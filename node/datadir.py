@@ -20,6 +20,7 @@ import os
 import secrets
 import stat
 from pathlib import Path
+from typing import Any
 
 from protocol import limits
 from protocol.charter import Quorum
@@ -60,6 +61,22 @@ def write_atomically(path: Path, data: bytes) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def read_json(path: Path, what: str) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError) as exc:  # json recurses per nesting level
+        raise DataDirError(f"cannot read {what} {path}: {exc}") from None
+
+
+def read_genesis(path: Path, check: bool = True) -> Genesis:
+    """A genesis document; with `check`, every founder's signature verified."""
+    try:
+        genesis = Genesis.from_json(read_json(path, "genesis"))
+        return genesis.check() if check else genesis
+    except ProtocolError as exc:
+        raise DataDirError(f"genesis {path}: {exc}") from None
 
 
 def write_genesis(path: Path, genesis: Genesis) -> None:
@@ -148,20 +165,11 @@ class DataDir:
             config.name, config.country, identity.public_key, tuple(f"{a}/p2p/{identity.peer_id}" for a in addrs)
         )
 
-    def _json(self, path: Path, what: str) -> object:
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError, RecursionError) as exc:  # json recurses per nesting level
-            raise DataDirError(f"cannot read {what} {path}: {exc}") from None
-
     def genesis(self) -> Genesis:
         """The federation's genesis, every founder's signature checked."""
         if not self.genesis_path.exists():
             raise DataDirError(f"no genesis at {self.genesis_path} (create one with 'qroc init')")
-        try:
-            return Genesis.from_json(self._json(self.genesis_path, "genesis")).check()
-        except ProtocolError as exc:
-            raise DataDirError(f"genesis {self.genesis_path}: {exc}") from None
+        return read_genesis(self.genesis_path)
 
     def save_genesis(self, genesis: Genesis) -> None:
         write_genesis(self.genesis_path, genesis)
@@ -170,7 +178,7 @@ class DataDir:
         """This node's own dial addresses for some members (dial.json; none if absent)."""
         if not self.dial_path.exists():
             return {}
-        doc = self._json(self.dial_path, "dial addresses")
+        doc = read_json(self.dial_path, "dial addresses")
         if not isinstance(doc, dict) or len(doc) > limits.roster_members_max:
             raise DataDirError(f"{self.dial_path} maps member public keys (hex) to lists of multiaddrs")
         out = {}

@@ -14,28 +14,13 @@ from typing import Any
 import click
 
 from protocol.charter import rotation_proof
-from protocol.errors import ProtocolError
 from protocol.governance import Genesis, parse_quorum
 from protocol.roster import Member
 
-from ..datadir import DataDir, DataDirError, write_genesis
+from ..datadir import DataDir, DataDirError, read_genesis, read_json, write_genesis
 from .common import DATA_DIR, call_node, guarded
 
 FILE = click.argument("genesis_file", type=click.Path(dir_okay=False, path_type=Path))
-
-
-def _read_json(path: Path, what: str) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError, RecursionError) as exc:
-        raise DataDirError(f"cannot read {what} {path}: {exc}") from None
-
-
-def _genesis(path: Path) -> Genesis:
-    try:
-        return Genesis.from_json(_read_json(path, "genesis"))
-    except ProtocolError as exc:
-        raise DataDirError(f"genesis {path}: {exc}") from None
 
 
 @click.group()
@@ -52,7 +37,7 @@ def new(genesis_file: Path, cards: tuple[Path, ...], quorum: str) -> None:
     """Write an unsigned GENESIS_FILE from the founders' cards (`qroc member` prints one)."""
     if genesis_file.exists():
         raise DataDirError(f"{genesis_file} exists: refusing to overwrite a genesis")
-    members = tuple(Member.from_card(_read_json(card, "member card")) for card in cards)
+    members = tuple(Member.from_card(read_json(card, "member card")) for card in cards)
     write_genesis(genesis_file, Genesis(members, parse_quorum(quorum)))
     click.echo(f"wrote {genesis_file}: {len(members)} founders, quorum {quorum}; every founder signs it next")
 
@@ -63,7 +48,7 @@ def new(genesis_file: Path, cards: tuple[Path, ...], quorum: str) -> None:
 @guarded
 def sign(data_dir: Path, genesis_file: Path) -> None:
     """Add DATA_DIR's founder signature to GENESIS_FILE."""
-    signed = _genesis(genesis_file).signed_by(DataDir(data_dir).identity())
+    signed = read_genesis(genesis_file, check=False).signed_by(DataDir(data_dir).identity())
     write_genesis(genesis_file, signed)
     missing = ", ".join(m.name for m in signed.missing()) or "nobody: install it with 'qroc genesis use'"
     click.echo(f"signed {genesis_file}; still to sign: {missing}")
@@ -77,7 +62,7 @@ def sign(data_dir: Path, genesis_file: Path) -> None:
 def use(data_dir: Path, genesis_file: Path, force: bool) -> None:
     """Install the signed GENESIS_FILE as DATA_DIR's federation (the node must be stopped)."""
     datadir = DataDir(data_dir)
-    checked = _genesis(genesis_file).check()
+    checked = read_genesis(genesis_file)
     if datadir.db_path.exists() and not force:
         raise DataDirError(f"{datadir.db_path} exists: this node has run in a federation already (see --force)")
     datadir.save_genesis(checked)
@@ -131,7 +116,7 @@ def _propose(data_dir: Path, body: dict[str, Any]) -> None:
 @guarded
 def admit(data_dir: Path, card_file: Path) -> None:
     """Propose admitting the member whose card is CARD_FILE."""
-    _propose(data_dir, {"action": "admit", "card": _read_json(card_file, "member card")})
+    _propose(data_dir, {"action": "admit", "card": read_json(card_file, "member card")})
 
 
 @governance.command("revoke")

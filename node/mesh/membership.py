@@ -41,10 +41,10 @@ class Membership:
         self.node = node
         self._join: dict[str, Member] = {}
         for addr in node.config.join:
-            key = public_key_of(addr.rpartition("/p2p/")[2])  # Config checked it
-            held = self._join.get(Member(JOIN_NAME, JOIN_COUNTRY, key).peer_id)
-            member = Member(JOIN_NAME, JOIN_COUNTRY, key, (*(held.addrs if held else ()), addr))
-            self._join[member.peer_id] = member
+            peer = addr.rpartition("/p2p/")[2]
+            held = self._join.get(peer)
+            key = public_key_of(peer)  # Config checked it
+            self._join[peer] = Member(JOIN_NAME, JOIN_COUNTRY, key, (*(held.addrs if held else ()), addr))
 
     def _joining(self, peer: str) -> Member | None:
         """A join address's member the roster does not know (yet)."""
