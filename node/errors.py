@@ -13,6 +13,8 @@ import logging
 import trio
 from libp2p.exceptions import BaseLibp2pError
 
+from protocol.errors import WriteRefused
+
 from .metrics import Metrics
 
 
@@ -20,13 +22,11 @@ class StorageFailed(Exception):
     """The store refused a write (disk full, I/O error): nothing was acknowledged."""
 
 
-class NotWritable(Exception):
-    """Writing now could fork our own log, or would be refused by the others: nothing was
-    written. `code` names the reason for the API (e.g. "catching_up", "identity_forked")."""
+class DiskBehind(WriteRefused):
+    """Too many of our entries wait for the disk to confirm them (group commit, node/commit.py):
+    the disk is slow or failing. Refused for now, like the write gate's refusals."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+    reason = "disk_behind"
 
 
 class SessionEnded(Exception):

@@ -32,9 +32,10 @@ from protocol.replica import Applied, Replica
 from protocol.sync import Received, Session, entries_beyond
 
 from .api.app import serve_api
+from .commit import GroupCommit
 from .config import Config, parse_host_port
 from .datadir import DataDir
-from .errors import NETWORK_ERRORS, StorageFailed, report_unexpected
+from .errors import NETWORK_ERRORS, DiskBehind, StorageFailed, report_unexpected
 from .exercise.conductor import Conductor
 from .exercise.receipts import Receipts
 from .media.transfer import PROTOCOL_ID as CHUNKS_PROTOCOL_ID
@@ -64,6 +65,7 @@ class Node:
         self.member = datadir.member(self.identity, self.config)
         self.store = Store(datadir.db_path, self.roster, self.identity.public_key)
         self.metrics = Metrics()
+        self.commit = GroupCommit(self.store, self._publish)
         self._stale_views: set[bytes] = set()  # incidents whose stored summary failed to update
         self.membership = Membership(self)
         self.charter: State | None = None  # the roster the node last acted on (Membership)
@@ -255,6 +257,11 @@ class Node:
         now = self.now_ms()
         self.store.now_ms = now
         try:
+            if self.commit.pending() >= limits.unflushed_entries_max:
+                raise DiskBehind(
+                    f"{self.commit.pending()} of this node's entries are waiting for the disk to confirm them; "
+                    "try again shortly (a slow or failing disk: see the node's log)"
+                )
             with self.store.also(also):
                 entry = make(now)
         except WriteRefused as exc:
@@ -265,10 +272,14 @@ class Node:
             log.error("storage refused a write; nothing was written", extra={"error": str(exc)})
             raise StorageFailed(str(exc)) from None
         self._after(Applied(Status.APPENDED, stored=[entry], incidents={entry.incident}), "local")
-        if self._nursery is not None and self.config.gossip:
-            self.gossip.publish(entry.signed)
-            self.metrics.gossip_published.inc()
+        self.commit.written(entry.signed)
         return entry
+
+    def _publish(self, envelope: bytes) -> None:
+        """Gossip our own entry (called once it is durable)."""
+        if self._nursery is not None and self.config.gossip:
+            self.gossip.publish(envelope)
+            self.metrics.gossip_published.inc()
 
     def reject(self, exc: ProtocolError, source: str, peer: str | None) -> None:
         self.metrics.rejected.labels(exc.reason, source).inc()
@@ -501,6 +512,7 @@ class Node:
                 self.host.set_stream_handler(CHUNKS_PROTOCOL_ID, self.media.handle_stream)
                 self.host.set_stream_handler(ALIVE_PROTOCOL_ID, partial(handle_probe, metrics=self.metrics))
                 async with self.gossip.running(), trio.open_nursery() as nursery:
+                    await nursery.start(self.commit.run)
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)

@@ -1,14 +1,19 @@
-"""The node's durable store: SQLite in WAL mode with synchronous=FULL.
+"""The node's durable store: SQLite in WAL mode, made durable by group commit.
 
-`put` commits before it returns, so whatever the replica reports as written is on disk:
-the API acknowledges only after that. A kill -9 at any instant leaves either the whole
-transaction or none of it (SQLite's WAL guarantees), never half an entry.
+Every commit writes the WAL without an fsync of its own (synchronous=NORMAL and no
+automatic checkpoint on the event loop's connections), so a kill -9 at any instant leaves
+either a whole transaction or none of it (SQLite's WAL guarantees), never half an entry.
+Power loss is covered by `sync_wal`, one fsync of the WAL that makes every commit before
+it durable: node/commit.py runs it on a worker thread for all the writes waiting, and the
+API acknowledges a write only after it. `checkpoint` copies the WAL into the database
+(fsynced both) on that thread too, so the event loop never waits on the disk.
 
 Schema migrations are numbered SQL scripts applied in order; PRAGMA user_version holds the
 number applied. Never edit a released migration: add the next one.
 """
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -137,24 +142,23 @@ class Store:
         self.roster = roster
         self.own_key = own_key
         try:
-            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
+            self.db = _connect(path, "FULL")
             self.db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-            # Materialised views are rebuilt from the entries at start-up, so their writes
-            # need no fsync of their own: a second connection commits them with
-            # synchronous=OFF, and the next entry commit (FULL) syncs the shared WAL.
-            self.views = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.views.execute("PRAGMA synchronous=OFF")
-            # Other members' entries are durable on their authors and on every node that
-            # holds them: a batch of them is committed with synchronous=NORMAL (in WAL mode:
-            # safe against kill -9, not against power loss, after which sync fetches them
-            # again). Our own entries, which the API acknowledges, always use FULL. Measured:
-            # an fsync per gossiped entry stalls the event loop and py-libp2p's task
-            # bookkeeping grows with the backlog until latency collapses (bench_mesh).
-            self.remote = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            self.remote.execute("PRAGMA synchronous=NORMAL")
+            # From here on, commits on the event loop's connections do not fsync: our own
+            # entries are acknowledged after `sync_wal` (group commit, node/commit.py).
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            # Materialised views are rebuilt from the entries at start-up: nothing waits
+            # for their durability. Other members' entries are durable on their authors and
+            # on every node that holds them (after a power loss sync fetches them again).
+            # Separate connections keep their transactions apart from ours.
+            self.views = _connect(path, "OFF")
+            self.remote = _connect(path, "NORMAL")
+            # Checkpoints run on a worker thread, on a connection of their own that
+            # fsyncs the WAL before copying it and the database after (synchronous=FULL);
+            # it is closed last, so its checkpoint at close removes the WAL safely.
+            self.checkpointer = _connect(path, "FULL")
+            self._wal = os.open(f"{path}-wal", os.O_RDONLY)
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"cannot open database {path}: {exc}") from None
         self.now_ms = 0  # set by the node before each batch: when entries arrived
@@ -168,9 +172,32 @@ class Store:
             self.db.executescript(f"BEGIN; {script}; PRAGMA user_version = {number}; COMMIT;")
 
     def close(self) -> None:
+        self.sync_wal()
+        os.close(self._wal)
         self.remote.close()
         self.views.close()
         self.db.close()
+        self.checkpointer.close()
+
+    # --- durability (any thread: sqlite3 and os.fsync release the GIL) ---
+
+    def changes(self) -> int:
+        """A count that grows with every change committed on the main connection (our own
+        entries and the node's own state): what `sync_wal` must cover."""
+        return self.db.total_changes
+
+    def all_changes(self) -> int:
+        """A count that grows with every change committed on any connection (what grows
+        the WAL, and what a checkpoint copies)."""
+        return self.db.total_changes + self.remote.total_changes + self.views.total_changes
+
+    def sync_wal(self) -> None:
+        """Make every commit so far durable: one fsync of the WAL (every connection's)."""
+        os.fsync(self._wal)
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database without blocking writers (PASSIVE)."""
+        self.checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     # --- protocol.replica.Store ---
 
@@ -186,7 +213,8 @@ class Store:
             self._also = None
 
     def put(self, chained: list[Entry], evidence: list[Entry], proofs: list[ForkProof], hlc: int) -> None:
-        """One transaction: all of it is durable when this returns, or none of it is stored."""
+        """One transaction: all of it is committed when this returns (durable at the next
+        `sync_wal`), or none of it is stored."""
         rows = [(e, 1) for e in chained] + [(e, 0) for e in evidence]
         ours = self.own_key is not None and any(e.author == self.own_key for e, _ in rows)
         db = self.db if ours else self.remote
@@ -407,8 +435,17 @@ class Store:
         return None if row is None else row[0]
 
     def transaction(self) -> "_Transaction":
-        """All or nothing on the main connection (fsynced: synchronous=FULL)."""
+        """All or nothing on the main connection (durable at the next `sync_wal`)."""
         return _Transaction(self.db)
+
+
+def _connect(path: Path, synchronous: str) -> sqlite3.Connection:
+    """A connection in WAL mode that never checkpoints by itself (`Store.checkpoint` does)."""
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    return db
 
 
 class _Transaction:

@@ -163,6 +163,15 @@ sync_session_messages_max = 10_000
 # Pause between our own publishes: py-libp2p's per-peer queue holds 32 RPCs and drops the
 # rest silently when a burst does not yield.
 publish_pace_ms = 2
+# Group commit (node/commit.py): our own entries committed and waiting for the fsync that
+# makes them durable. One fsync takes about a millisecond, so a few hundred wait at most on
+# a working disk; this many mean the disk has stalled, and writes are refused until it
+# catches up instead of piling up in memory.
+unflushed_entries_max = 10_000
+# The WAL is copied into the database (a checkpoint, on the group commit's worker thread)
+# at most this often while anything changed: it bounds the WAL to what is written in that
+# time, and each checkpoint costs two fsyncs.
+checkpoint_interval_ms = 1_000
 # Our own entries wait here to be gossiped; if it fills, the oldest wait for sync instead.
 publish_queue_max = 1024
 # A sync session that fails is tried again this many times, this long apart, while the

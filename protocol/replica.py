@@ -5,8 +5,10 @@ the write gate), takes in remote entries and fork proofs, keeps the log bookkeep
 folds canonical entries into incident states.
 
 Rules:
-- Durable before changed: every change is made in a log transaction, persisted through
-  `Store.put` (which returns only once it is durable) and only then committed and folded.
+- Stored before changed: every change is made in a log transaction, persisted through
+  `Store.put` (which returns only once it is committed: all or nothing, surviving a crash
+  of the process; the node makes it survive power loss before it tells anyone, node/commit.py)
+  and only then committed and folded.
   If the store fails, the transaction is rolled back and the clock restored: a failed
   write consumes no seq and changes no state, and the caller may simply try again.
 - What we show: an entry addressed to other members (`to`) is stored, relayed and logged
@@ -50,7 +52,7 @@ NOT_FORWARDED = frozenset({Status.EXCLUDED, Status.PENDING_FULL})
 
 
 class Store(Protocol):
-    """Durable storage of entries; `put` returns only once everything given is durable."""
+    """Storage of entries; `put` returns only once everything given is committed."""
 
     def put(self, chained: list[Entry], evidence: list[Entry], proofs: list[ForkProof], hlc: int) -> None: ...
     def entry_at(self, author: bytes, seq: int) -> Entry: ...
@@ -190,7 +192,7 @@ class Replica:
         to: tuple[bytes, ...] = (),
         file_key: bytes | None = None,
     ) -> Entry:
-        """Sign and store a new entry of our own; durable when this returns. Raises
+        """Sign and store a new entry of our own; committed when this returns. Raises
         WriteRefused (the gate), InvalidField (the body), or the store's error; in every
         case nothing changed. `file_key`: media of a restricted incident, whose chunks a
         ChunkSealer sealed with it."""
@@ -299,8 +301,8 @@ class Replica:
         return applied[0]
 
     def receive_many(self, entries: list[Entry], now_ms: int) -> tuple[list[Applied], list[ProtocolError]]:
-        """Take in verified entries with one durable write for all of them (a sync batch
-        costs one fsync, not one each). Entries too far ahead are returned as errors."""
+        """Take in verified entries with one store transaction for all of them (a sync
+        batch costs one commit, not one each). Entries too far ahead are returned as errors."""
         batch: list[Added] = []
         errors: list[ProtocolError] = []
         before = self.hlc.value
