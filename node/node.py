@@ -29,7 +29,7 @@ from protocol.gate import WriteGate
 from protocol.governance import Governance, State
 from protocol.log import Status
 from protocol.replica import Applied, Replica
-from protocol.sync import Received, Session, entries_beyond
+from protocol.sync import Received, Session, SyncMessage, entries_beyond
 
 from .api.app import serve_api
 from .commit import GroupCommit
@@ -443,16 +443,28 @@ class Node:
             if self.connected:
                 self.request_sync(self.rng.choice(sorted(self.connected)))
 
-    async def _receipts_sync(self) -> None:
-        """Sync with each connected member that, as of our last sync with it, lacks some
-        of what we hold: the sessions confirm delivery (the receipts the console shows)
-        and fill what gossip missed. A member known to hold everything costs nothing."""
+    async def _announce_heads(self) -> None:
+        """Every receipts interval: our heads to each connected member (gossip), and a sync
+        session with each member whose latest heads still lack what we held two intervals
+        ago (gossip missed it). The heads confirm delivery (the receipts the console shows);
+        a member that holds everything costs one small frame."""
+        held = [self.replica.log.heads()] * 2  # ours, one and two intervals ago
         while True:
             await trio.sleep(limits.receipts_sync_ms / 1000)
             ours = self.replica.log.heads()
+            self.gossip.announce(SyncMessage(heads=ours))
             for peer in sorted(self.connected):
-                if entries_beyond(ours, self.peer_heads.get(peer, {})):  # what it lacks
+                if entries_beyond(held[0], self.peer_heads.get(peer, {})):  # what it lacks
                     self.request_sync(peer)
+            held = [held[1], ours]
+
+    def _on_heads(self, peer: str, message: SyncMessage) -> None:
+        """A member announced its heads (gossip): what it holds, for receipts and lag."""
+        if message.heads is None or not self.within_budget(peer, Input.GOSSIP):
+            return
+        self.peer_heads[peer] = message.heads
+        self.replica.heard_heads(peer, message.heads)
+        self._update_lag(peer)
 
     # --- connections ---
 
@@ -468,6 +480,7 @@ class Node:
         self.store.peer_event(peer, True, now)
         if self.media is not None:
             self.media.peer_connected(peer)
+        self.gossip.peer_connected(peer)
         log.info("peer connected", extra={"peer": peer, "member": self._name(self.membership.member(peer).public_key)})  # type: ignore[union-attr]
         self.request_sync(peer)
 
@@ -480,6 +493,7 @@ class Node:
             log.info("peer disconnected", extra={"peer": peer})
         self.metrics.peers_connected.set(len(self.connected))
         self.dialer.reset(peer)
+        self.gossip.peer_disconnected(peer)
         if self.media is not None:
             self.media.peer_disconnected(peer)
 
@@ -500,7 +514,11 @@ class Node:
         )
         self.dialer = Dialer(self.host, self.membership.to_dial, self.peer_id, self.rng, self.metrics)
         self.gossip = Gossip(
-            self.host, self._validate_gossip, lambda exc, peer: self.reject(exc, "gossip", peer), self.metrics
+            self.host,
+            self._validate_gossip,
+            lambda exc, peer: self.reject(exc, "gossip", peer),
+            self.metrics,
+            self._on_heads,
         )
         listen = [multiaddr.Multiaddr(a) for a in self.config.listen]
         async with self.host.run(listen_addrs=listen):
@@ -512,11 +530,13 @@ class Node:
                 self.host.set_stream_handler(CHUNKS_PROTOCOL_ID, self.media.handle_stream)
                 self.host.set_stream_handler(ALIVE_PROTOCOL_ID, partial(handle_probe, metrics=self.metrics))
                 async with self.gossip.running(), trio.open_nursery() as nursery:
+                    for peer in self.connected:  # connected before gossip ran
+                        self.gossip.peer_connected(peer)
                     await nursery.start(self.commit.run)
                     self._nursery = nursery
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
-                    nursery.start_soon(self._receipts_sync)
+                    nursery.start_soon(self._announce_heads)
                     nursery.start_soon(self.receipts.run)
                     nursery.start_soon(self.conductor.release_forever)
                     nursery.start_soon(self.cot_out.run)

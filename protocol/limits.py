@@ -160,9 +160,21 @@ sync_sessions_per_peer_max = 3
 sync_message_timeout_ms_max = 30_000
 # A session that is still exchanging after this many messages is misbehaving.
 sync_session_messages_max = 10_000
-# Pause between our own publishes: py-libp2p's per-peer queue holds 32 RPCs and drops the
-# rest silently when a burst does not yield.
-publish_pace_ms = 2
+# Gossip (protocol/gossip.py). A covered member is named by this many bytes of its key:
+# 2^-64 odds that two of a few hundred members share one, and a push stays small.
+gossip_tag_bytes = 8
+# Pushes per frame: one frame carries what waited while the last was written, so a burst
+# costs a few frames, not one each; and a frame stays well under a sync message.
+gossip_frame_pushes_max = 16
+# A frame: its pushes at their largest (an entry and a full covered set each), and heads.
+gossip_frame_bytes_max = gossip_frame_pushes_max * (entry_bytes_max + 4096) + 64 * 1024
+# Entry ids gossip remembers having seen (32 bytes each): a duplicate push among them is
+# dropped unvalidated. Minutes of our peak rate; an older duplicate is validated again
+# and found a duplicate by the replica.
+gossip_seen_max = 16_384
+# What waits to be written to one member: a second of our peak rate. Beyond, a push is
+# dropped and sync carries it (a member that does not read slows only itself).
+gossip_queue_max = 1024
 # Group commit (node/commit.py): our own entries committed and waiting for the fsync that
 # makes them durable. One fsync takes about a millisecond, so a few hundred wait at most on
 # a working disk; this many mean the disk has stalled, and writes are refused until it
@@ -172,8 +184,6 @@ unflushed_entries_max = 10_000
 # at most this often while anything changed: it bounds the WAL to what is written in that
 # time, and each checkpoint costs two fsyncs.
 checkpoint_interval_ms = 1_000
-# Our own entries wait here to be gossiped; if it fills, the oldest wait for sync instead.
-publish_queue_max = 1024
 # A sync session that fails is tried again this many times, this long apart, while the
 # member stays connected: the session that follows a reconnection repairs a partition.
 sync_attempts_max = 3
@@ -200,8 +210,9 @@ api_timeline_entries_max = 2_000
 # are remembered (about 100 bytes each), so the sender sees them as delivered before the
 # next sync with them.
 receipts_forwarded_max = 16_384
-# A connected member that our last sync says lacks some of our entries is synced with at
-# most this often, so delivery receipts turn green within seconds of delivery.
+# Every member announces its heads to each connected member this often (gossip): delivery
+# receipts turn green within seconds of delivery. A member whose heads still lack what we
+# held two announcements ago is synced with: gossip missed it.
 receipts_sync_ms = 2_000
 
 # --- operator console sessions (node/operators.py, node/api/auth.py) ---

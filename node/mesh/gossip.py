@@ -1,204 +1,227 @@
-"""Gossip fast path: entries published on one gossipsub topic, message id = entry id.
+"""Gossip fast path, on our own stream protocol (`/qroc/gossip/1`; frames and the
+forwarding rule: protocol/gossip.py, SPEC.md §5.2).
 
-The topic validator is where a gossiped entry is checked *and stored*: it decodes and
-verifies the entry (protocol/), hands it to the node to store durably, and only then
-lets libp2p forward it. Hostile input is rejected (never stored or forwarded) and counted.
+Why not py-libp2p's gossipsub: measured on 11 node processes at 20 entries/s, it cost
+6.7 ms of CPU per entry per node (a task per message, a signed peer record verified in
+every RPC, IHAVE/IWANT bookkeeping and heartbeats), and it drops messages silently in
+several places (py-libp2p-0.8.1.md). Entries are signed by their authors and the roster
+is small and known: one stream per connected member and direction is enough.
 
-py-libp2p silently drops messages in several places (see py-libp2p-0.8.1.md): spam
-protection is off, our publishes are paced, and anti-entropy sync repairs every loss.
-libp2p's own message signature is off (strict_signing=False): every entry is signed by
-its author already, and the libp2p signature plus peer record more than doubles a
-small message.
+For each connected member one sender task owns our outbound stream to it: it takes what
+is queued for that member (bounded: beyond, a push is dropped and sync carries it) and
+writes it as one frame. The member's stream to us is read by `_handle_stream`: each push
+of an entry new to gossip here goes to `validate(peer, envelope)` (the node decodes,
+verifies and stores it), which says whether to forward it; a push of one seen before
+costs a hash. Announced heads go to `on_heads(peer, message)`.
 
-Oversize input is rejected input like any other (reason too_large, source gossip): an
-entry over entry_bytes_max in the validator, and an RPC over py-libp2p's
-max_inbound_rpc_size, which py-libp2p drops inside Pubsub.continuously_read_stream
-before any validator runs (logging on its own logger, which the node silences, and
-resetting the stream). We see that one by following the length prefixes on the inbound
-stream we hand to pubsub (`_WatchedRpcs`).
+Hostile input is rejected (reason, source gossip) and counted: a frame over its bound or
+that does not parse closes the stream that carried it; an entry over entry_bytes_max is
+dropped alone, never validated.
 """
 
-import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, cast
 
 import trio
-from google.protobuf.message import DecodeError
 from libp2p.abc import IHost, INetStream
 from libp2p.peer.id import ID
-from libp2p.pubsub.gossipsub import GossipSub
-from libp2p.pubsub.pb import rpc_pb2
-from libp2p.pubsub.pubsub import Pubsub
-from libp2p.tools.anyio_service import background_trio_service
 
 from protocol import limits
-from protocol.errors import Malformed, ProtocolError, TooLarge
-from protocol.identity import hash32
+from protocol.errors import InvalidField, ProtocolError, TooLarge
+from protocol.gossip import Frame, Push, decode_frame, tag
+from protocol.identity import hash32, public_key_of
+from protocol.sync import SyncMessage
 
 from ..errors import NETWORK_ERRORS, report_unexpected
 from ..metrics import Metrics
+from .syncer import close_quietly, read_frame, write_frame
 
-TOPIC = "qroc/entries/1"
-# meshsub 1.1: 1.2 sends IDONTWANT for every message and costs twice the CPU (measured).
-PROTOCOLS = ["/meshsub/1.1.0"]
+PROTOCOL_ID = "/qroc/gossip/1"
 log = logging.getLogger("qroc.gossip")
 
 Validate = Callable[[str, bytes], Awaitable[bool]]
+OnHeads = Callable[[str, SyncMessage], None]
 OnRejected = Callable[[ProtocolError, str], None]  # (why, peer): the node counts and logs it
-
-
-def _message_id(message: rpc_pb2.Message) -> bytes:
-    return hash32(message.data)  # the entry id: the hash of the envelope
+Queued = Push | SyncMessage
 
 
 def _log_rejected(exc: ProtocolError, peer: str) -> None:
     log.warning("gossip input rejected", extra={"reason": exc.reason, "peer": peer, "detail": str(exc)[:200]})
 
 
-class _WatchedRpcs:
-    """An inbound pubsub stream that follows the varint length prefix in front of every
-    RPC as py-libp2p reads it, and reports a length over `limit` (which py-libp2p then
-    drops) before py-libp2p sees it. Everything else is the stream's own."""
-
-    def __init__(self, stream: INetStream, limit: int, on_too_large: Callable[[int], None]) -> None:
-        self._stream = stream
-        self._limit = limit
-        self._on_too_large = on_too_large
-        self._prefix = self._shift = 0  # the length prefix read so far
-        self._body = 0  # bytes of the current RPC still to come; 0: a prefix comes next
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-    async def read(self, n: int | None = None) -> bytes:
-        data = await self._stream.read(n)
-        self._follow(data)
-        return data
-
-    def _follow(self, data: bytes) -> None:
-        i = 0
-        while i < len(data):
-            if self._body:
-                step = min(self._body, len(data) - i)
-                self._body -= step
-                i += step
-                continue
-            byte = data[i]
-            i += 1
-            self._prefix |= (byte & 0x7F) << self._shift
-            self._shift += 7
-            if not byte & 0x80:
-                length, self._prefix, self._shift = self._prefix, 0, 0
-                if length > self._limit:
-                    self._on_too_large(length)  # py-libp2p resets the stream: nothing follows
-                else:
-                    self._body = length
+def _tag_of(peer: str) -> bytes | None:
+    try:
+        return tag(public_key_of(peer))
+    except InvalidField:  # not an Ed25519 peer: never a member
+        return None
 
 
 class Gossip:
-    """`validate(peer, envelope)` checks and stores a gossiped entry; `on_rejected(error,
-    peer)` is told of gossip input refused before it (default: a warning in our log);
-    `metrics` counts unexpected errors (default: a registry of its own)."""
-
     def __init__(
-        self, host: IHost, validate: Validate, on_rejected: OnRejected | None = None, metrics: Metrics | None = None
+        self,
+        host: IHost,
+        validate: Validate,
+        on_rejected: OnRejected | None = None,
+        metrics: Metrics | None = None,
+        on_heads: OnHeads | None = None,
     ) -> None:
-        self.router = GossipSub(
-            protocols=PROTOCOLS,
-            # A federation is a few dozen OCs; D=4 still reaches 11 nodes in about two hops
-            # and sync repairs what gossip misses. Measured on 11 processes at 20 entries/s:
-            # D=6/4/12 saturates 2 cores (12.7 ms CPU per entry per node, p50 2.1 s);
-            # D=4/3/6 takes 7.4 ms, p50 13 ms, p99 35 ms (simulations/bench_mesh.py).
-            degree=4,
-            degree_low=3,
-            degree_high=6,
-            heartbeat_interval=1,
-            spam_protection_enabled=False,
-        )
-        self.pubsub = Pubsub(host, self.router, strict_signing=False, msg_id_constructor=_message_id)
-        # py-libp2p lets an exception from reading a peer's pubsub stream (e.g. an RPC that
-        # does not parse) escape into the host's nursery and stop the whole node. Wrap its
-        # handler: a broken stream from one peer is dropped, counted and logged.
-        for protocol in PROTOCOLS:
-            host.set_stream_handler(protocol, self._guarded_stream_handler)
+        self.host = host
         self._validate = validate
+        self._on_heads = on_heads
         self._on_rejected = on_rejected if on_rejected is not None else _log_rejected
         self.metrics = metrics if metrics is not None else Metrics()
-        self._send, self._queue = trio.open_memory_channel[bytes](limits.publish_queue_max)
-        self.dropped_publishes = 0
+        self.me = _tag_of(host.get_id().to_base58())
+        self._peers: dict[str, tuple[bytes, trio.MemorySendChannel[Queued]]] = {}  # peer -> (tag, queue)
+        self._nursery: trio.Nursery | None = None
+        self._seen: OrderedDict[bytes, None] = OrderedDict()  # entry ids pushed to us or by us, latest last
+        self.dropped_publishes = 0  # pushes not sent: a full queue or a broken stream (sync repairs)
         self.broken_streams = 0
         self.rejected = 0
+        host.set_stream_handler(PROTOCOL_ID, self._handle_stream)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator["Gossip"]:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            try:
+                yield self
+            finally:
+                self._nursery = None
+                for _, queue in self._peers.values():
+                    queue.close()
+                self._peers.clear()
+                nursery.cancel_scope.cancel()
+
+    # --- members coming and going (the node's connection events) ---
+
+    def peer_connected(self, peer: str) -> None:
+        peer_tag = _tag_of(peer)
+        if self._nursery is None or peer in self._peers or peer_tag is None:
+            return
+        send, receive = trio.open_memory_channel[Queued](limits.gossip_queue_max)
+        self._peers[peer] = (peer_tag, send)
+        self._nursery.start_soon(self._sender, peer, receive)
+
+    def peer_disconnected(self, peer: str) -> None:
+        gone = self._peers.pop(peer, None)
+        if gone is not None:
+            gone[1].close()
+
+    # --- what we send ---
+
+    def publish(self, envelope: bytes) -> None:
+        """Push our own entry to every member we are connected to."""
+        self._first(envelope)
+        self._push(envelope, frozenset() if self.me is None else frozenset({self.me}), None)
+
+    def announce(self, heads: SyncMessage) -> None:
+        """Our heads to every member we are connected to."""
+        for peer in self._peers:
+            self._queue(peer, heads)
+
+    def _push(self, envelope: bytes, covered: frozenset[bytes], source: str | None) -> None:
+        targets = [peer for peer, (t, _) in self._peers.items() if peer != source and t not in covered]
+        push = Push(envelope, covered | {self._peers[peer][0] for peer in targets})
+        for peer in targets:
+            self._queue(peer, push)
+
+    def _queue(self, peer: str, item: Queued) -> None:
+        try:
+            self._peers[peer][1].send_nowait(item)
+        except trio.WouldBlock:
+            self.dropped_publishes += 1
+
+    async def _sender(self, peer: str, queue: trio.MemoryReceiveChannel[Queued]) -> None:
+        """Write what is queued for `peer`, as many pushes per frame as are waiting; on a
+        broken stream, what it carried is dropped (sync repairs) and a new one is opened."""
+        stream: INetStream | None = None
+        try:
+            async for first in queue:
+                frame = _frame(first, queue)
+                try:
+                    if stream is None:
+                        with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
+                            stream = await self.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
+                    await write_frame(stream, frame.encode())
+                except NETWORK_ERRORS as exc:
+                    self.dropped_publishes += len(frame.pushes)
+                    log.debug("gossip stream broke", extra={"peer": peer, "error": repr(exc)[:200]})
+                    if stream is not None:
+                        await close_quietly(stream)
+                        stream = None
+                    await trio.sleep(limits.sync_retry_ms / 1000)
+        finally:
+            if stream is not None:
+                await close_quietly(stream)
+
+    # --- what we receive ---
+
+    async def _handle_stream(self, stream: INetStream) -> None:
+        peer = stream.muxed_conn.peer_id.to_base58()
+        peer_tag = _tag_of(peer)
+        try:
+            while True:
+                frame = decode_frame(await read_frame(stream, limits.gossip_frame_bytes_max, idle=True))
+                for push in frame.pushes:
+                    if len(push.envelope) > limits.entry_bytes_max:
+                        self._reject(TooLarge(f"gossiped entry of {len(push.envelope)} bytes"), peer)
+                    elif not self._first(push.envelope):
+                        continue  # validated (and forwarded) when it first came
+                    elif await self._validate(peer, push.envelope) and peer_tag is not None:
+                        self._push(push.envelope, push.covered | {peer_tag}, peer)
+                if frame.heads is not None and self._on_heads is not None:
+                    self._on_heads(peer, frame.heads)
+        except ProtocolError as exc:  # a frame over its bound or that does not parse
+            self.broken_streams += 1
+            self._reject(exc, peer)
+            await _reset(stream)
+        except NETWORK_ERRORS as exc:  # the link failed or the peer left
+            log.debug("gossip stream ended", extra={"peer": peer, "error": repr(exc)[:200]})
+        except Exception as exc:
+            self.broken_streams += 1
+            report_unexpected(self.metrics, log, "gossip_stream", peer, exc)
+            await _reset(stream)
+        finally:
+            await close_quietly(stream)
+
+    def _first(self, envelope: bytes) -> bool:
+        """Whether this entry is new to gossip here (the most recent gossip_seen_max kept)."""
+        entry_id = hash32(envelope)
+        if entry_id in self._seen:
+            return False
+        self._seen[entry_id] = None
+        if len(self._seen) > limits.gossip_seen_max:
+            self._seen.popitem(last=False)
+        return True
 
     def _reject(self, exc: ProtocolError, peer: str) -> None:
         self.rejected += 1
         self._on_rejected(exc, peer)
 
-    async def _guarded_stream_handler(self, stream: INetStream) -> None:
-        peer = stream.muxed_conn.peer_id.to_base58()
-        limit = self.pubsub.max_inbound_rpc_size
 
-        def too_large(length: int) -> None:
-            self._reject(TooLarge(f"gossip RPC of {length} bytes, over py-libp2p's {limit}"), peer)
-
+def _frame(first: Queued, queue: trio.MemoryReceiveChannel[Queued]) -> Frame:
+    """`first` and whatever else is already waiting, up to a frame's bound (the latest heads)."""
+    pushes: list[Push] = []
+    heads: SyncMessage | None = None
+    item: Queued | None = first
+    while item is not None:
+        if isinstance(item, Push):
+            pushes.append(item)
+        else:
+            heads = item
+        if len(pushes) == limits.gossip_frame_pushes_max:
+            break
         try:
-            await self.pubsub.stream_handler(cast(INetStream, _WatchedRpcs(stream, limit, too_large)))
-        except NETWORK_ERRORS as exc:  # the link failed or the peer left
-            log.debug("gossip stream ended", extra={"peer": peer, "error": repr(exc)[:200]})
-        except DecodeError as exc:  # py-libp2p lets an RPC that does not parse escape
-            self.broken_streams += 1
-            self._reject(Malformed(f"gossip RPC does not parse: {exc}"), peer)
-            await self._reset(stream)
-        except Exception as exc:
-            self.broken_streams += 1
-            report_unexpected(self.metrics, log, "gossip_stream", peer, exc)
-            await self._reset(stream)
+            item = queue.receive_nowait()
+        except (trio.WouldBlock, trio.EndOfChannel):
+            item = None
+    return Frame(tuple(pushes), heads)
 
-    @staticmethod
-    async def _reset(stream: INetStream) -> None:
-        with contextlib.suppress(Exception):  # already reset or closed by the peer
-            await stream.reset()
 
-    async def _validator(self, forwarder: ID, message: rpc_pb2.Message) -> bool:
-        peer = forwarder.to_base58()
-        if len(message.data) > limits.entry_bytes_max:
-            self._reject(TooLarge(f"gossiped entry of {len(message.data)} bytes"), peer)
-            return False
-        return await self._validate(peer, bytes(message.data))
-
-    def publish(self, envelope: bytes) -> None:
-        """Queue our entry for gossip; if the queue is full, sync will carry it instead."""
-        try:
-            self._send.send_nowait(envelope)
-        except trio.WouldBlock:
-            self.dropped_publishes += 1
-
-    @asynccontextmanager
-    async def running(self) -> Any:
-        async with background_trio_service(self.pubsub), background_trio_service(self.router):
-            await self.pubsub.wait_until_ready()
-            self.pubsub.set_topic_validator(TOPIC, self._validator, is_async_validator=True)
-            subscription = await self.pubsub.subscribe(TOPIC)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._drain, subscription)
-                nursery.start_soon(self._publisher)
-                try:
-                    yield self
-                finally:
-                    nursery.cancel_scope.cancel()
-
-    async def _drain(self, subscription: Any) -> None:
-        """Entries are handled in the validator; the subscription only has to be emptied."""
-        while True:
-            await subscription.get()
-
-    async def _publisher(self) -> None:
-        async for envelope in self._queue:
-            try:
-                await self.pubsub.publish(TOPIC, envelope)
-            except NETWORK_ERRORS as exc:  # gossip is best effort; sync is the guarantee
-                log.debug("publish failed", extra={"error": repr(exc)[:200]})
-            except Exception as exc:
-                report_unexpected(self.metrics, log, "gossip_publish", None, exc)
-            await trio.sleep(limits.publish_pace_ms / 1000)
+async def _reset(stream: INetStream) -> None:
+    try:
+        await stream.reset()
+    except Exception:  # already reset or closed by the peer
+        log.debug("gossip stream already closed")

@@ -35,13 +35,19 @@ async def _read_exactly(stream: INetStream, n: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
-async def read_frame(stream: INetStream) -> bytes:
+async def read_frame(stream: INetStream, bytes_max: int = limits.sync_message_bytes_max, idle: bool = False) -> bytes:
+    """One frame of at most `bytes_max`. `idle`: the stream may wait for its next frame as
+    long as it likes (gossip); a frame once begun must arrive within the timeout."""
+    if idle:
+        prefix = await _read_exactly(stream, 4)
     with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
-        length = int.from_bytes(await _read_exactly(stream, 4), "big")
-        if length > limits.sync_message_bytes_max:
-            raise TooLarge(f"sync frame of {length} bytes")
+        if not idle:
+            prefix = await _read_exactly(stream, 4)
+        length = int.from_bytes(prefix, "big")
+        if length > bytes_max:
+            raise TooLarge(f"frame of {length} bytes, over {bytes_max}")
         if length == 0:
-            raise Malformed("empty sync frame")
+            raise Malformed("empty frame")
         return await _read_exactly(stream, length)
 
 

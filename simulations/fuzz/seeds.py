@@ -17,7 +17,7 @@ import cbor2
 
 from node.config import Config
 from node.datadir import DataDir
-from protocol import cbor
+from protocol import cbor, limits
 from protocol.body import (
     Ack,
     AckLevel,
@@ -37,6 +37,7 @@ from protocol.body import (
 )
 from protocol.charter import Action, Address, Approval, Proposal, Quorum, rotation_proof
 from protocol.entry import Entry, create
+from protocol.gossip import Frame, Push, tag
 from protocol.governance import Genesis
 from protocol.identity import Identity
 from protocol.media import Chunker, encode_frame
@@ -182,6 +183,18 @@ def sync_messages() -> list[bytes]:
         SyncMessage(heads={}, entries=[e.signed for e in log]).encode(),
         SyncMessage(heads=forked, wants=[fork().id, log[0].id], samples=samples).encode(),
         SyncMessage(entries=[fork().signed], forks=[(log[1].signed, fork().signed)]).encode(),
+    ]
+
+
+def gossip_frames() -> list[bytes]:
+    log = chain()
+    covered = frozenset({tag(AUTHOR.public_key), b"\x01" * limits.gossip_tag_bytes})
+    heads = SyncMessage(heads={AUTHOR.public_key: (len(log), log[-1].id)})
+    return [
+        EMPTY,
+        Frame((Push(log[0].signed, covered),)).encode(),
+        Frame(tuple(Push(e.signed, frozenset()) for e in log), heads).encode(),
+        Frame(heads=heads).encode(),
     ]
 
 

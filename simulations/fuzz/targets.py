@@ -2,7 +2,7 @@
 
 Rules:
 - Each target hands its bytes to the decoder as the node does: the network decoders
-  (entries, sync messages, chunk requests, responses and frames) and the document
+  (entries, sync messages, gossip frames, chunk requests, responses and frames) and the document
   importers (CAP, EDXL-DE, EMSI, CoT, MSEL) take them as they arrive; the file decoders
   (genesis.json, dial.json, config.toml) read them through their path's `read_text`,
   here served from memory (`_File`) exactly as Path.read_text decodes a file.
@@ -31,6 +31,7 @@ from protocol import cbor, entry, limits
 from protocol.body import Media, Profile
 from protocol.charter import Proposal
 from protocol.errors import ProtocolError
+from protocol.gossip import decode_frame as decode_gossip_frame
 from protocol.media import decode_frame
 from protocol.memory_store import MemoryStore
 from protocol.replica import Replica
@@ -125,6 +126,7 @@ TARGETS: dict[str, Target] = {
     "profile": Target(_profile, _PROTOCOL, seeds.profiles),
     "sync_message": Target(decode_message, _PROTOCOL, seeds.sync_messages),
     "sync_receive": Target(_sync_receive, _PROTOCOL, seeds.sync_messages),
+    "gossip_frame": Target(decode_gossip_frame, _PROTOCOL, seeds.gossip_frames),
     "chunk_request": Target(decode_request, _PROTOCOL, seeds.chunk_requests),
     "chunk_response": Target(decode_response, _PROTOCOL, seeds.chunk_responses),
     "chunk_frame": Target(_chunk_frame, _PROTOCOL, seeds.chunk_frames),

@@ -5,9 +5,7 @@ import contextlib
 
 import trio
 from libp2p.peer.id import ID
-from libp2p.pubsub.pb import rpc_pb2
 
-from node.mesh.gossip import TOPIC
 from node.mesh.syncer import PROTOCOL_ID
 from protocol import limits
 
@@ -26,12 +24,8 @@ async def open_sync_streams(bad, target, count: int) -> None:
 async def send_garbage_gossip(bad, count: int) -> None:
     """What a hostile member's own tooling sends: no local validation, distinct messages
     (gossip ids are content hashes), none of them an entry."""
-    pubsub = bad.gossip.pubsub
     for n in range(count):
-        message = rpc_pb2.Message(data=b"\x82\x41\x00\x41\x00" + n.to_bytes(4, "big"), topicIDs=[TOPIC])
-        message.from_id = pubsub.my_id.to_bytes()
-        message.seqno = pubsub._next_seqno()
-        await bad.gossip.router.publish(pubsub.my_id, message)
+        bad.gossip.publish(b"\x82\x41\x00\x41\x00" + n.to_bytes(4, "big"))
         await trio.sleep(0.005)
 
 
