@@ -28,7 +28,7 @@ from protocol.errors import ProtocolError, WriteRefused
 from protocol.gate import WriteGate
 from protocol.governance import Governance, State
 from protocol.log import Status
-from protocol.replica import Applied, Replica
+from protocol.replica import Applied, Heads, Replica
 from protocol.sync import Received, Session, SyncMessage, entries_beyond
 
 from .api.app import serve_api
@@ -78,6 +78,7 @@ class Node:
         # before the next sync with them says so); the most recent receipts_forwarded_max.
         self._forwarders: OrderedDict[bytes, set[str]] = OrderedDict()
         self._syncing: set[str] = set()  # peers we have an outbound session with
+        self._announced: dict[str, Heads] = {}  # peer -> our heads last announced to it
         self._sessions: dict[str, int] = {}  # peer -> sessions open with it, both ways
         self._changed = trio.Event()
         self.event_clients = 0
@@ -444,16 +445,18 @@ class Node:
                 self.request_sync(self.rng.choice(sorted(self.connected)))
 
     async def _announce_heads(self) -> None:
-        """Every receipts interval: our heads to each connected member (gossip), and a sync
-        session with each member whose latest heads still lack what we held two intervals
-        ago (gossip missed it). The heads confirm delivery (the receipts the console shows);
-        a member that holds everything costs one small frame."""
+        """Every receipts interval: our heads to each connected member that has not had
+        them yet (gossip), and a sync session with each member whose latest heads still
+        lack what we held two intervals ago (gossip missed it). The heads confirm delivery
+        (the receipts the console shows); while nothing changes, nothing is sent."""
         held = [self.replica.log.heads()] * 2  # ours, one and two intervals ago
         while True:
             await trio.sleep(limits.receipts_sync_ms / 1000)
             ours = self.replica.log.heads()
-            self.gossip.announce(SyncMessage(heads=ours))
             for peer in sorted(self.connected):
+                if self._announced.get(peer) != ours:
+                    self.gossip.announce(peer, SyncMessage(heads=ours))
+                    self._announced[peer] = ours
                 if entries_beyond(held[0], self.peer_heads.get(peer, {})):  # what it lacks
                     self.request_sync(peer)
             held = [held[1], ours]
@@ -494,6 +497,7 @@ class Node:
         self.metrics.peers_connected.set(len(self.connected))
         self.dialer.reset(peer)
         self.gossip.peer_disconnected(peer)
+        self._announced.pop(peer, None)
         if self.media is not None:
             self.media.peer_disconnected(peer)
 

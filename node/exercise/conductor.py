@@ -11,6 +11,7 @@ transaction with the run's new phase.
 
 import dataclasses
 import logging
+import math
 import mimetypes
 import shutil
 import sqlite3
@@ -168,9 +169,11 @@ class Conductor:
 
     async def release_forever(self) -> None:
         """Each pass takes one step per run and looks again: a step that awaits (an
-        upload) may see the run paused, ended or the inject skipped meanwhile."""
+        upload) may see the run paused, ended or the inject skipped meanwhile. With no run
+        in play nothing is due until a run changes (which wakes it): no ticking."""
         while True:
-            with trio.move_on_after(limits.conduct_tick_ms / 1000):
+            playing = any(run.phase in (Phase.RUNNING, Phase.PAUSED) for run in self.runs.values())
+            with trio.move_on_after(limits.conduct_tick_ms / 1000 if playing else math.inf):
                 await self._wake.wait()
             self._wake = trio.Event()
             progressed = True

@@ -14,6 +14,7 @@ never removed.
 """
 
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
@@ -369,7 +370,9 @@ class MediaService:
                 while True:
                     request = self.planner.next_request(peer, self.node.now_ms())
                     if request is None:
-                        with trio.move_on_after(limits.fetch_idle_check_ms / 1000):
+                        # Nothing active: only a new manifest (which pokes) makes work.
+                        idle_s = limits.fetch_idle_check_ms / 1000 if self.planner.items else math.inf
+                        with trio.move_on_after(idle_s):
                             await self._wake.setdefault(peer, trio.Event()).wait()
                         continue
                     if stream is None:

@@ -116,9 +116,9 @@ class Gossip:
         self._first(envelope)
         self._push(envelope, frozenset() if self.me is None else frozenset({self.me}), None)
 
-    def announce(self, heads: SyncMessage) -> None:
-        """Our heads to every member we are connected to."""
-        for peer in self._peers:
+    def announce(self, peer: str, heads: SyncMessage) -> None:
+        """Our heads to `peer`, if we are connected to it."""
+        if peer in self._peers:
             self._queue(peer, heads)
 
     def _push(self, envelope: bytes, covered: frozenset[bytes], source: str | None) -> None:

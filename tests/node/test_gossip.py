@@ -117,7 +117,7 @@ async def test_a_push_is_not_sent_to_members_already_covered():
 async def test_announced_heads_reach_the_member_they_are_sent_to():
     async with members(2, [(0, 1)]) as (a, b):
         heads = SyncMessage(heads={b"\x01" * 32: (3, b"\x02" * 32)})
-        a.gossip.announce(heads)
+        a.gossip.announce(b.peer, heads)
         await wait_until(lambda: b.heads == [(a.peer, heads)])
 
 
