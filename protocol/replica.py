@@ -45,7 +45,7 @@ from .sealed import INNER_KINDS, Keyring, key_id, seal, wrap
 Heads = dict[bytes, tuple[int, bytes]]
 
 # Gossip forwards an entry the first time it arrives by gossip (the transport keeps the
-# seen ids: gossipsub's seen cache in a node, a set in the simulator) — our own publishes
+# seen ids: the node gossip's seen set, a set in the simulator) — our own publishes
 # and entries sync brought first included — but not one past its author's fork verdict,
 # nor one there was no room to hold.
 NOT_FORWARDED = frozenset({Status.EXCLUDED, Status.PENDING_FULL})

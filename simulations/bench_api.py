@@ -76,7 +76,7 @@ async def cross_node_visibility(nodes: int, samples: int, rng: random.Random) ->
     try:
         async with trio.open_nursery() as nursery:
             await cluster.start(nursery)
-            await trio.sleep(2)  # gossipsub mesh formation (heartbeat 1 s)
+            await trio.sleep(2)  # every gossip stream open before timing starts
             apis = [n.client() for n in cluster.nodes]
             for _ in range(samples):
                 a, c = rng.sample(range(nodes), 2)
@@ -135,7 +135,7 @@ async def posts_beside_gossip(clients: int, seconds: float) -> dict[str, Any]:
         async with trio.open_nursery() as nursery:
             await cluster.start(nursery)
             a, b = cluster.nodes
-            await trio.sleep(2)  # gossipsub mesh formation (heartbeat 1 s)
+            await trio.sleep(2)  # every gossip stream open before timing starts
             await _probe(b, seconds / 2, idle_ids)
             deadline = trio.current_time() + seconds
 

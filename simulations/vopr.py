@@ -97,7 +97,7 @@ class Sim:
         self.snapshots: list[MemoryStore | None] = [None] * self.size
         self.replicas: list[Replica | None] = [self._boot(i) for i in range(config.replicas)]
         self.replicas += [None] * config.clones
-        self.seen: list[set[bytes]] = [set() for _ in range(self.size)]  # gossip ids, as gossipsub's cache
+        self.seen: list[set[bytes]] = [set() for _ in range(self.size)]  # gossip ids, as the node gossip's seen set
         self.group = [0] * self.size  # partition group of each replica
         self.queue: list[tuple[int, int, str, tuple[Any, ...]]] = []
         self.counter = 0
@@ -206,7 +206,7 @@ class Sim:
         if replica is None or not self.reachable(src, dst):
             return  # the link was cut while the message was in flight
         if entry.id in self.seen[dst]:
-            return  # gossipsub drops a message it has seen before validating it
+            return  # gossip drops a push it has seen before validating it (node/mesh/gossip.py)
         self.seen[dst].add(entry.id)
         try:
             applied = replica.receive(entry, self.clock(dst))

@@ -145,9 +145,12 @@ class Gossip:
                         with trio.fail_after(limits.sync_message_timeout_ms_max / 1000):
                             stream = await self.host.new_stream(ID.from_base58(peer), [PROTOCOL_ID])
                     await write_frame(stream, frame.encode())
-                except NETWORK_ERRORS as exc:
+                except Exception as exc:  # the network's weather, or a bug: this member's gossip goes on
                     self.dropped_publishes += len(frame.pushes)
-                    log.debug("gossip stream broke", extra={"peer": peer, "error": repr(exc)[:200]})
+                    if isinstance(exc, NETWORK_ERRORS):
+                        log.debug("gossip stream broke", extra={"peer": peer, "error": repr(exc)[:200]})
+                    else:
+                        report_unexpected(self.metrics, log, "gossip_send", peer, exc)
                     if stream is not None:
                         await close_quietly(stream)
                         stream = None

@@ -43,7 +43,7 @@ LINGER_RESET = struct.pack("ii", 1, 0)
 class RosterGate(NoiseTransport):
     """Admits roster members only; dials them only at their roster addresses.
 
-    Several parts of py-libp2p dial on their own (pubsub retries, stream opening) at the
+    Several parts of py-libp2p dial on their own (stream opening) at the
     addresses Identify reported, which are wrong behind NAT and would bypass the link
     emulator; an outbound connection to an address not on the member's card is refused.
     """
