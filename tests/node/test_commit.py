@@ -2,6 +2,7 @@
 entries leave the node only once durable; the WAL is checkpointed as it grows."""
 
 import os
+import time
 
 import trio
 
@@ -11,6 +12,7 @@ from protocol import limits
 from protocol.body import Comment
 
 from ..protocol.factories import open_body
+from .api_client import INCIDENT, client
 from .federation import federation, running, wait_until
 
 
@@ -67,3 +69,27 @@ async def test_the_wal_is_copied_into_the_database_as_it_grows(tmp_path):
             lambda: os.path.getsize(node.store.path) > before + 200 * 1500,
             timeout_s=3 * limits.checkpoint_interval_ms / 1000,
         )
+
+
+async def test_on_a_slow_disk_a_write_is_answered_after_its_fsync_and_the_node_serves_meanwhile(tmp_path):
+    async with running(federation(tmp_path, 1)) as (node,), client(node) as api:
+        fsync = node.store.sync_wal
+
+        def slow_fsync() -> None:  # a disk that takes a second per flush
+            time.sleep(1)
+            fsync()
+
+        node.store.sync_wal = slow_fsync  # type: ignore[method-assign]
+        answered: list[int] = []
+
+        async def post() -> None:
+            response = await api.post("/v1/incidents", json=INCIDENT)
+            answered.append(response.status_code)
+            assert node.commit.flushed >= node.store.changes()  # nothing else writes here
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(post)
+            await wait_until(lambda: node.commit.flushed < node.store.changes())  # committed, not yet durable
+            assert (await api.get("/v1/health")).status_code == 200  # the event loop is not waiting
+            assert answered == []
+        assert answered == [201]
