@@ -15,7 +15,8 @@ CSP and its plots inlined as data: URIs, to be archived or mailed as one file.
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from typing import Any, Literal
 
@@ -70,9 +71,11 @@ def _run_json(request: Request, run_id: int) -> dict[str, Any]:
     return summary
 
 
-def _conduct_errors(action: Any) -> Any:
+@contextmanager
+def conduct_errors() -> Iterator[None]:
+    """The conductor's refusals as API errors (nothing changed in any of them)."""
     try:
-        return action()
+        yield
     except ConductError as exc:
         status = 404 if str(exc).startswith("no ") else 409
         raise ApiError(status, "not_found" if status == 404 else "conflict", str(exc)) from None
@@ -103,8 +106,8 @@ async def load(payload: MselLoad, request: Request) -> dict[str, Any]:
             files = {path: base64.b64decode(content, validate=True) for path, content in payload.files.items()}
         except binascii.Error:
             raise ApiError(422, "invalid_field", "files: each content must be base64") from None
-    with write_errors():
-        run_id = _conduct_errors(lambda: conductor.load(data, files, payload.speed))
+    with write_errors(), conduct_errors():
+        run_id = await conductor.load(data, files, payload.speed)
     return _run_json(request, run_id)
 
 
@@ -115,18 +118,19 @@ async def runs(request: Request) -> dict[str, Any]:
 
 @router.get("/v1/conduct/{run_id}")
 async def one_run(run_id: int, request: Request) -> dict[str, Any]:
-    return _conduct_errors(lambda: _run_json(request, run_id))  # type: ignore[no-any-return]
+    with conduct_errors():
+        return _run_json(request, run_id)
 
 
 def _phase_route(action: Literal["start", "pause", "resume", "end"]) -> Any:
     async def route(run_id: int, request: Request) -> dict[str, Any]:
         conductor = _controlling(request)
         operator = operator_of(request)
-        with write_errors():
+        with write_errors(), conduct_errors():
             if action == "start":
-                _conduct_errors(lambda: conductor.start(run_id, operator))
+                conductor.start(run_id, operator)
             else:
-                _conduct_errors(lambda: conductor.phase_change(run_id, action, operator))
+                conductor.phase_change(run_id, action, operator)
         return _run_json(request, run_id)
 
     route.__name__ = f"conduct_{action}"
@@ -142,8 +146,8 @@ def _phase_route(action: Literal["start", "pause", "resume", "end"]) -> Any:
 def _decision_route(decision: Literal["publish", "skip"]) -> Any:
     async def route(run_id: int, inject_id: str, request: Request) -> dict[str, Any]:
         conductor = _controlling(request)
-        with write_errors():
-            _conduct_errors(lambda: conductor.decide(run_id, inject_id, decision))
+        with write_errors(), conduct_errors():
+            conductor.decide(run_id, inject_id, decision)
         return _run_json(request, run_id)
 
     route.__name__ = f"inject_{decision}"
@@ -191,7 +195,8 @@ def incident_report(node: Any, incident: bytes) -> Report:
 def run_report_builder(node: Any, run_id: int) -> Callable[[], Report]:
     """The run's report, to be built: its inputs are gathered here, on the event loop
     (they are the node's live state); the building, which costs, can run in a thread."""
-    run = _conduct_errors(lambda: node.conductor.run(run_id))
+    with conduct_errors():
+        run = node.conductor.run(run_id)
     opened = [run.incident_entry(i.id) for i in run.msel.injects if i.kind is InjectKind.INCIDENT]
     me = node.identity.public_key
     entries = [

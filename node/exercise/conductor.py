@@ -13,6 +13,7 @@ import dataclasses
 import logging
 import math
 import mimetypes
+import os
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,6 +30,7 @@ from protocol.body import Category, Comment, Open, Registers, Severity
 from protocol.entry import Entry
 from protocol.errors import ProtocolError, WriteRefused
 
+from ..datadir import write_atomically
 from ..errors import StorageFailed
 from . import runs
 
@@ -39,6 +41,23 @@ SHIPPED = Path(str(resources.files("exercise") / "msels"))  # package data (pypr
 def shipped() -> list[str]:
     """The names of the MSELs shipped with this software."""
     return sorted(p.parent.name for p in SHIPPED.glob("*/msel.toml"))
+
+
+def _keep_files(root: Path, folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write `files` under `folder` durably: each file fsynced, and every directory made
+    for them (the folder's entry in `root` included)."""
+    folder.mkdir(parents=True)
+    for path, content in files.items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(target, content)
+    made = {folder, *((folder / path).parent for path in files)}
+    for directory in {root, *(d.parent for d in made), *made}:
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def shipped_files(name: str) -> tuple[bytes, dict[str, bytes]]:
@@ -64,7 +83,7 @@ class Conductor:
 
     # --- loading ---
 
-    def load(self, data: bytes, files: Mapping[str, bytes], speed: float = 1.0) -> int:
+    async def load(self, data: bytes, files: Mapping[str, bytes], speed: float = 1.0) -> int:
         """Check an MSEL and its attachments and keep them as a new run (phase ready),
         played at `speed` (play time per wall time). Raises MselError, naming the
         problem; nothing is kept then."""
@@ -73,21 +92,22 @@ class Conductor:
         if not 1 <= speed <= limits.conduct_speed_max:
             raise MselError(f"speed must be from 1 to {limits.conduct_speed_max}")
         msel = parse(data, {path: len(content) for path, content in files.items()})
-        wanted = {path for inject in msel.injects for path in inject.attachments}
-        now = self.node.now_ms()
-        with self.node.store.transaction() as db:
-            run_id = runs.create(db, msel, data, speed, now)
-            folder = self.root / str(run_id)
-            runs.set_folder(db, run_id, str(folder))
-            try:
-                shutil.rmtree(folder, ignore_errors=True)
-                for path in wanted:
-                    target = folder / path
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(files[path])
-            except OSError as exc:
-                shutil.rmtree(folder, ignore_errors=True)
-                raise StorageFailed(f"cannot keep the exercise's files: {exc}") from None
+        wanted = {path: files[path] for inject in msel.injects for path in inject.attachments}
+        # The attachments are on disk (fsynced, on a worker thread) before the run that
+        # names them is committed: a run is never acknowledged without its files.
+        folder = self.root / os.urandom(8).hex()
+        try:
+            await trio.to_thread.run_sync(_keep_files, self.root, folder, wanted)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise StorageFailed(f"cannot keep the exercise's files: {exc}") from None
+        try:
+            with self.node.store.transaction() as db:
+                run_id = runs.create(db, msel, data, speed, self.node.now_ms())
+                runs.set_folder(db, run_id, str(folder))
+        except sqlite3.Error:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         self.runs[run_id], self.folders[run_id] = Run(msel, speed=speed), folder
         log.info("exercise loaded", extra={"run": run_id, "exercise": msel.name, "injects": len(msel.injects)})
         return run_id
