@@ -29,7 +29,7 @@ from protocol.gate import WriteGate
 from protocol.governance import Governance, State
 from protocol.log import Status
 from protocol.replica import Applied, Heads, Replica
-from protocol.sync import Received, Session, SyncMessage, entries_beyond
+from protocol.sync import Received, Session, entries_beyond
 
 from .api.app import serve_api
 from .commit import GroupCommit
@@ -455,18 +455,18 @@ class Node:
             ours = self.replica.log.heads()
             for peer in sorted(self.connected):
                 if self._announced.get(peer) != ours:
-                    self.gossip.announce(peer, SyncMessage(heads=ours))
+                    self.gossip.announce(peer, ours)
                     self._announced[peer] = ours
                 if entries_beyond(held[0], self.peer_heads.get(peer, {})):  # what it lacks
                     self.request_sync(peer)
             held = [held[1], ours]
 
-    def _on_heads(self, peer: str, message: SyncMessage) -> None:
+    def _on_heads(self, peer: str, heads: Heads) -> None:
         """A member announced its heads (gossip): what it holds, for receipts and lag."""
-        if message.heads is None or not self.within_budget(peer, Input.GOSSIP):
+        if not self.within_budget(peer, Input.GOSSIP):
             return
-        self.peer_heads[peer] = message.heads
-        self.replica.heard_heads(peer, message.heads)
+        self.peer_heads[peer] = heads
+        self.replica.heard_heads(peer, heads)
         self._update_lag(peer)
 
     # --- connections ---

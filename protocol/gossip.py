@@ -28,6 +28,7 @@ from typing import Any
 
 from . import cbor, limits
 from .errors import Malformed
+from .replica import Heads
 from .schema import Fields
 from .sync import SyncMessage, decode_message
 
@@ -48,14 +49,14 @@ class Push:
 @dataclass(frozen=True, slots=True)
 class Frame:
     pushes: tuple[Push, ...] = ()
-    heads: SyncMessage | None = None  # only heads
+    heads: Heads | None = None
 
     def encode(self) -> bytes:
         out: dict[int, Any] = {}
         if self.pushes:
             out[0] = [[p.envelope, sorted(p.covered)] for p in self.pushes]
         if self.heads is not None:
-            out[1] = self.heads.encode()
+            out[1] = SyncMessage(heads=self.heads).encode()
         return cbor.encode(out)
 
 
@@ -81,7 +82,8 @@ def decode_frame(data: bytes) -> Frame:
     if heads is not None:
         if type(heads) is not bytes:
             raise Malformed("heads in a gossip frame are a sync message's bytes")
-        announced = decode_message(heads)
-        if announced.heads is None or announced != SyncMessage(heads=announced.heads):
+        message = decode_message(heads)
+        if message.heads is None or message != SyncMessage(heads=message.heads):
             raise Malformed("heads in a gossip frame are a sync message holding heads only")
+        announced = message.heads
     return Frame(fields.array(0, _push, limits.gossip_frame_pushes_max), announced)

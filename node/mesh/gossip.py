@@ -12,7 +12,7 @@ is queued for that member (bounded: beyond, a push is dropped and sync carries i
 writes it as one frame. The member's stream to us is read by `_handle_stream`: each push
 of an entry new to gossip here goes to `validate(peer, envelope)` (the node decodes,
 verifies and stores it), which says whether to forward it; a push of one seen before
-costs a hash. Announced heads go to `on_heads(peer, message)`.
+costs a hash. Announced heads go to `on_heads(peer, heads)`.
 
 Hostile input is rejected (reason, source gossip) and counted: a frame over its bound or
 that does not parse closes the stream that carried it; an entry over entry_bytes_max is
@@ -32,7 +32,7 @@ from protocol import limits
 from protocol.errors import InvalidField, ProtocolError, TooLarge
 from protocol.gossip import Frame, Push, decode_frame, tag
 from protocol.identity import hash32, public_key_of
-from protocol.sync import SyncMessage
+from protocol.replica import Heads
 
 from ..errors import NETWORK_ERRORS, report_unexpected
 from ..metrics import Metrics
@@ -42,9 +42,9 @@ PROTOCOL_ID = "/qroc/gossip/1"
 log = logging.getLogger("qroc.gossip")
 
 Validate = Callable[[str, bytes], Awaitable[bool]]
-OnHeads = Callable[[str, SyncMessage], None]
+OnHeads = Callable[[str, Heads], None]
 OnRejected = Callable[[ProtocolError, str], None]  # (why, peer): the node counts and logs it
-Queued = Push | SyncMessage
+Queued = Push | Heads
 
 
 def _log_rejected(exc: ProtocolError, peer: str) -> None:
@@ -116,14 +116,14 @@ class Gossip:
         self._first(envelope)
         self._push(envelope, frozenset() if self.me is None else frozenset({self.me}), None)
 
-    def announce(self, peer: str, heads: SyncMessage) -> None:
+    def announce(self, peer: str, heads: Heads) -> None:
         """Our heads to `peer`, if we are connected to it."""
         if peer in self._peers:
             self._queue(peer, heads)
 
     def _push(self, envelope: bytes, covered: frozenset[bytes], source: str | None) -> None:
-        targets = [peer for peer, (t, _) in self._peers.items() if peer != source and t not in covered]
-        push = Push(envelope, covered | {self._peers[peer][0] for peer in targets})
+        targets = {peer: t for peer, (t, _) in self._peers.items() if peer != source and t not in covered}
+        push = Push(envelope, covered | set(targets.values()))
         for peer in targets:
             self._queue(peer, push)
 
@@ -207,7 +207,7 @@ class Gossip:
 def _frame(first: Queued, queue: trio.MemoryReceiveChannel[Queued]) -> Frame:
     """`first` and whatever else is already waiting, up to a frame's bound (the latest heads)."""
     pushes: list[Push] = []
-    heads: SyncMessage | None = None
+    heads: Heads | None = None
     item: Queued | None = first
     while item is not None:
         if isinstance(item, Push):

@@ -189,7 +189,7 @@ def sync_messages() -> list[bytes]:
 def gossip_frames() -> list[bytes]:
     log = chain()
     covered = frozenset({tag(AUTHOR.public_key), b"\x01" * limits.gossip_tag_bytes})
-    heads = SyncMessage(heads={AUTHOR.public_key: (len(log), log[-1].id)})
+    heads = {AUTHOR.public_key: (len(log), log[-1].id)}
     return [
         EMPTY,
         Frame((Push(log[0].signed, covered),)).encode(),

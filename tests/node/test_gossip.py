@@ -17,7 +17,7 @@ from protocol import limits
 from protocol.errors import ProtocolError
 from protocol.gossip import Frame, Push, tag
 from protocol.identity import public_key_of
-from protocol.sync import SyncMessage
+from protocol.replica import Heads
 
 from .federation import wait_until
 
@@ -33,7 +33,7 @@ class Member:
         self.forward = forward
         self.validated: list[tuple[str, bytes]] = []
         self.rejected: list[tuple[str, str]] = []
-        self.heads: list[tuple[str, SyncMessage]] = []
+        self.heads: list[tuple[str, Heads]] = []
         self.gossip = Gossip(host, self._validate, self._on_rejected, on_heads=lambda p, m: self.heads.append((p, m)))
 
     async def _validate(self, peer: str, envelope: bytes) -> bool:
@@ -116,7 +116,7 @@ async def test_a_push_is_not_sent_to_members_already_covered():
 
 async def test_announced_heads_reach_the_member_they_are_sent_to():
     async with members(2, [(0, 1)]) as (a, b):
-        heads = SyncMessage(heads={b"\x01" * 32: (3, b"\x02" * 32)})
+        heads = {b"\x01" * 32: (3, b"\x02" * 32)}
         a.gossip.announce(b.peer, heads)
         await wait_until(lambda: b.heads == [(a.peer, heads)])
 
