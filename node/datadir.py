@@ -56,7 +56,12 @@ def write_atomically(path: Path, data: bytes) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the entries of directory `path` (files created, renamed or removed) durable."""
+    dir_fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
@@ -144,11 +149,7 @@ class DataDir:
             self.old_identity_path.unlink()
         os.link(self.identity_path, self.old_identity_path)
         os.replace(self.next_identity_path, self.identity_path)
-        dir_fd = os.open(self.path, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        fsync_dir(self.path)
 
     def config(self) -> Config:
         return Config.load(self.config_path)

@@ -30,7 +30,7 @@ from protocol.body import Category, Comment, Open, Registers, Severity
 from protocol.entry import Entry
 from protocol.errors import ProtocolError, WriteRefused
 
-from ..datadir import write_atomically
+from ..datadir import fsync_dir, write_atomically
 from ..errors import StorageFailed
 from . import runs
 
@@ -44,20 +44,17 @@ def shipped() -> list[str]:
 
 
 def _keep_files(root: Path, folder: Path, files: Mapping[str, bytes]) -> None:
-    """Write `files` under `folder` durably: each file fsynced, and every directory made
-    for them (the folder's entry in `root` included)."""
+    """Write `files` under `folder` durably: each file and its directory fsynced (by
+    write_atomically), and each directory above it up to `root`, which holds the folder."""
     folder.mkdir(parents=True)
+    above = {root}
     for path, content in files.items():
         target = folder / path
         target.parent.mkdir(parents=True, exist_ok=True)
         write_atomically(target, content)
-    made = {folder, *((folder / path).parent for path in files)}
-    for directory in {root, *(d.parent for d in made), *made}:
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        above.update(d for d in target.parent.parents if d.is_relative_to(folder))
+    for directory in above:
+        fsync_dir(directory)
 
 
 def shipped_files(name: str) -> tuple[bytes, dict[str, bytes]]:
