@@ -110,7 +110,10 @@ class IncidentState:
         assert entry.incident == self.id, "entry applied to the wrong incident"
         if entry.kind is Kind.OPEN:
             self.opening = entry
-        self.partials.setdefault(entry.exercise, _Partial()).apply(entry)
+        partial = self.partials.get(entry.exercise)
+        if partial is None:
+            partial = self.partials[entry.exercise] = _Partial()
+        partial.apply(entry)
 
     def merge(self, other: "IncidentState") -> "IncidentState":
         """The join of two states of the same incident, as a new state."""

@@ -110,16 +110,21 @@ class Log:
         self._saved: dict[bytes, _Saved] | None = None  # open transaction
         self._journal: dict[tuple[bytes, int], Entry] = {}  # entries appended in it
         self._saved_totals: tuple[int, set[bytes]] = (0, set())
+        self._heads: dict[bytes, tuple[int, bytes]] | None = None  # cache; None once anything changes
 
     # --- reading ---
 
     def heads(self) -> dict[bytes, tuple[int, bytes]]:
-        """The version vector: for each author, its highest canonical seq and that entry's id."""
-        return {
-            a: (log.canonical_seq, log.ids[log.canonical_seq - 1])
-            for a, log in self._authors.items()
-            if log.canonical_seq
-        }
+        """The version vector: for each author, its highest canonical seq and that entry's id.
+        One map while nothing changes (every sync message and heads announcement asks for
+        it), so callers must not change it."""
+        if self._heads is None:
+            self._heads = {
+                a: (log.canonical_seq, log.ids[log.canonical_seq - 1])
+                for a, log in self._authors.items()
+                if log.canonical_seq
+            }
+        return self._heads
 
     def head(self, author: bytes) -> tuple[int, bytes | None]:
         log = self._authors.get(author)
@@ -173,6 +178,7 @@ class Log:
 
     def rollback(self) -> None:
         assert self._saved is not None, "no log transaction is open"
+        self._heads = None
         for author, saved in self._saved.items():
             log = self._authors[author]
             del log.ids[saved.length :]
@@ -182,6 +188,8 @@ class Log:
         self._journal = {}
 
     def _author(self, author: bytes) -> _AuthorLog:
+        """An author's bookkeeping, to change: saved for a rollback, and the heads recomputed."""
+        self._heads = None
         log = self._authors.setdefault(author, _AuthorLog())
         if self._saved is not None and author not in self._saved:
             self._saved[author] = _Saved(len(log.ids), dict(log.pending), log.proof)
@@ -284,6 +292,7 @@ class Log:
         """Forget `author`'s chain past `last_seq`, and what waits beyond it: a revoked or
         rotated key (the roster refuses its later entries, so they never come back)."""
         assert self._saved is None, "truncate runs outside a transaction"
+        self._heads = None
         log = self._authors.get(author)
         if log is None:
             return
@@ -296,12 +305,14 @@ class Log:
 
     def restore(self, entry: Entry) -> None:
         """Re-add a chained entry read back from our own store (in seq order per author)."""
+        self._heads = None
         log = self._authors.setdefault(entry.author, _AuthorLog())
         if entry.seq != len(log.ids) + 1 or (log.ids and entry.prev != log.ids[-1]):
             raise InvalidField("stored log is not a chain")
         log.ids.append(entry.id)
 
     def restore_proof(self, proof: ForkProof) -> None:
+        self._heads = None
         log = self._authors.setdefault(proof.author, _AuthorLog())
         if log.proof is None or proof.seq < log.proof.seq:
             log.proof = proof

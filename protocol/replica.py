@@ -31,6 +31,7 @@ from typing import Protocol
 from . import limits
 from .body import Body, Kind, Open, Sealed
 from .entry import Entry, create
+from .entry import decode as decode_entry
 from .errors import ClockSkew, InvalidField, NotAMember, ProtocolError, WriteRefused
 from .gate import WriteGate
 from .governance import Governance, State
@@ -425,6 +426,10 @@ class Replica:
         self._by_author[author] = [e for e in self._by_author[author] if e.seq <= last_seq]
         self.store.drop_after(author, last_seq)
         return touched
+
+    def decode(self, data: bytes) -> Entry:
+        """An entry from a peer, decoded and verified against our roster (ProtocolError if bad)."""
+        return decode_entry(data, self.roster)
 
     # --- what sync sessions learn of a peer (for the write gate) ---
 

@@ -34,12 +34,12 @@ Rules:
   (ProtocolError); a bad entry inside a well-formed one is rejected alone.
 """
 
+import operator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
 from . import cbor, limits
-from .entry import decode as decode_entry
 from .errors import Malformed, ProtocolError
 from .identity import hash32
 from .log import ForkProof
@@ -130,6 +130,8 @@ def _samples(value: Any) -> Samples:
 
 
 def decode_message(data: bytes) -> SyncMessage:
+    if data == EMPTY:  # half of all messages: the canonical empty map needs no decoding
+        return SyncMessage()
     fields = Fields(cbor.decode(data, limits.sync_message_bytes_max), "sync message", MESSAGE_KEYS)
     heads = fields.raw(0, required=False)
     samples = fields.raw(4, required=False)
@@ -170,6 +172,7 @@ class SyncState:
     probes_due: list[tuple[bytes, int]] = field(default_factory=list)  # our entries to send: (author, seq)
     clock_sent: bool = False
     peer_quiet: bool = False
+    looked: tuple[Heads, Heads] | None = None  # their heads and ours when descents were last sought
 
 
 @dataclass(slots=True)
@@ -228,8 +231,13 @@ def _plan(state: SyncState, author: bytes) -> None:
 
 
 def _start_descents(replica: Replica, state: SyncState) -> None:
-    """Where the peer's head id differs from ours at that seq, our chains part below it."""
+    """Where the peer's head id differs from ours at that seq, our chains part below it.
+    Only when its heads or our log changed since the last look (our heads map is new then)."""
     assert state.their_heads is not None
+    looked = (state.their_heads, replica.log.heads())
+    if state.looked is not None and all(map(operator.is_, looked, state.looked)):
+        return
+    state.looked = looked
     for author, (seq, their_id) in sorted(state.their_heads.items()):
         if author in state.descents or seq > replica.log.chain_length(author):
             continue
@@ -360,7 +368,7 @@ def receive_message(replica: Replica, state: SyncState, data: bytes, now_ms: int
             # entries): a hash and a lookup instead of a decode and a signature check.
             continue
         try:
-            entries.append(decode_entry(blob, replica.roster))
+            entries.append(replica.decode(blob))
         except ProtocolError as exc:
             received.rejected.append(exc)
     applied, too_early = replica.receive_many(entries, now_ms)
@@ -368,7 +376,7 @@ def receive_message(replica: Replica, state: SyncState, data: bytes, now_ms: int
     received.rejected.extend(too_early)
     for first, second in message.forks:
         try:
-            proof = ForkProof.of(decode_entry(first, replica.roster), decode_entry(second, replica.roster))
+            proof = ForkProof.of(replica.decode(first), replica.decode(second))
         except ProtocolError as exc:
             received.rejected.append(exc)
             continue

@@ -41,6 +41,23 @@ from protocol.sync import run_session
 EPOCH_MS = 1_767_225_600_000  # 2026-01-01: virtual time starts here
 
 
+class SimReplica(Replica):
+    """A replica whose peers' entries are decoded once for the whole run: decoding is a pure
+    function of the bytes and the roster, which every replica shares and no run changes,
+    so the thousandth replica to receive an entry gets the first one's Entry (immutable)
+    instead of repeating its signature check. Bad bytes are still refused each time."""
+
+    def __init__(self, decoded: dict[bytes, Entry], *args: Any) -> None:
+        super().__init__(*args)
+        self.decoded = decoded
+
+    def decode(self, data: bytes) -> Entry:
+        entry = self.decoded.get(data)
+        if entry is None:
+            entry = self.decoded[data] = super().decode(data)
+        return entry
+
+
 @dataclass
 class SimConfig:
     replicas: int = 20
@@ -94,6 +111,7 @@ class Sim:
         self.now = 0
         self.skew = [self.rng.randint(-config.skew_ms, config.skew_ms) for _ in range(self.size)]
         self.stores = [MemoryStore() for _ in range(self.size)]
+        self.decoded: dict[bytes, Entry] = {}  # shared by every SimReplica
         self.snapshots: list[MemoryStore | None] = [None] * self.size
         self.replicas: list[Replica | None] = [self._boot(i) for i in range(config.replicas)]
         self.replicas += [None] * config.clones
@@ -133,7 +151,7 @@ class Sim:
     def _boot(self, i: int) -> Replica:
         identity = self.identity_of(i)
         gate = None if identity is None else WriteGate(self.clock(i), alone=False)
-        replica = Replica(self.stores[i], self.roster, identity, self.stores[i].hlc, gate)
+        replica = SimReplica(self.decoded, self.stores[i], self.roster, identity, self.stores[i].hlc, gate)
         replica.restore(self.stores[i].all_chained(), list(self.stores[i].proofs.values()))
         return replica
 
@@ -150,8 +168,14 @@ class Sim:
     def reachable(self, a: int, b: int) -> bool:
         return self.replicas[a] is not None and self.replicas[b] is not None and self.group[a] == self.group[b]
 
-    def peers(self, i: int) -> list[int]:
-        return [j for j in range(self.size) if j != i]
+    def peer(self, i: int) -> int:
+        """A random replica other than `i`."""
+        j = self.rng.randrange(self.size - 1)
+        return j + (j >= i)
+
+    def some_peers(self, i: int, k: int) -> list[int]:
+        """`k` distinct random replicas other than `i`, without listing all of them."""
+        return [j + (j >= i) for j in self.rng.sample(range(self.size - 1), k)]
 
     # --- events ---
 
@@ -192,7 +216,7 @@ class Sim:
         self.gossip(writer, entry)
 
     def gossip(self, src: int, entry: Entry) -> None:
-        for dst in self.rng.sample(self.peers(src), min(self.config.fanout, self.size - 1)):
+        for dst in self.some_peers(src, min(self.config.fanout, self.size - 1)):
             if self.rng.random() < self.config.drop:
                 self.stats["dropped"] += 1
                 continue
@@ -223,7 +247,7 @@ class Sim:
     def ev_sync(self, a: int, b: int | None = None) -> None:
         if b is None:  # periodic: with a random peer
             self.at(self.config.sync_interval_ms + self.rng.randint(0, 999), "sync", a)
-            b = self.rng.choice(self.peers(a))
+            b = self.peer(a)
         ra, rb = self.replicas[a], self.replicas[b]
         if ra is None or rb is None or not self.reachable(a, b):
             return
@@ -314,7 +338,7 @@ class Sim:
         """Links came back: like a node on a new connection, sync with a few peers soon."""
         for i in replicas:
             for _ in range(self.config.fanout):
-                self.at(self.rng.randint(*self.config.delay_ms), "sync", i, self.rng.choice(self.peers(i)))
+                self.at(self.rng.randint(*self.config.delay_ms), "sync", i, self.peer(i))
 
     # --- run and check ---
 
