@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import limits
-from protocol.entry import Entry, decode
+from protocol.entry import Entry, decode, restore
 from protocol.errors import ProtocolError
 from protocol.hlc import wall_ms
 from protocol.log import ForkProof
@@ -216,6 +216,7 @@ class Store:
         """One transaction: all of it is committed when this returns (durable at the next
         `sync_wal`), or none of it is stored."""
         rows = [(e, 1) for e in chained] + [(e, 0) for e in evidence]
+        assert all(e.signed for e, _ in rows), "entries restored without their bytes are stored already"
         ours = self.own_key is not None and any(e.author == self.own_key for e, _ in rows)
         db = self.db if ours else self.remote
         with _Transaction(db):
@@ -264,12 +265,16 @@ class Store:
         entries: list[Entry] = []
         unreadable: list[Unreadable] = []
         broken: bytes | None = None
+        shared: dict[Any, Any] = {}
+        previous: Entry | None = None
+        readable = {a for a in authors if a in self.roster}
         rows = self.db.execute("SELECT author, seq, id, envelope FROM entries WHERE chained = 1 ORDER BY author, seq")
         for author, seq, entry_id, envelope in rows:
-            if author == broken or author not in authors or author not in self.roster:
+            if author == broken or author not in readable:
                 continue
             try:
-                entries.append(decode(envelope, self.roster, verify=False))
+                previous = restore(envelope, self.roster, previous, shared)
+                entries.append(previous)
             except ProtocolError as exc:
                 unreadable.append(Unreadable(author, seq, entry_id, f"{exc.reason}: {exc}", 0))
                 broken = author

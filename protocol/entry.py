@@ -26,7 +26,7 @@ Rules:
   reader `decode` uses, and refuses to sign if that fails or reads back anything else.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from . import cbor, limits
@@ -65,7 +65,10 @@ class Content:
 @dataclass(frozen=True, slots=True)
 class Entry(Content):
     id: bytes
-    signed: bytes  # the envelope: what travels and what is stored
+    # The envelope: what travels and what is stored. Empty for an entry read back from our
+    # own store at start-up (`restore`): its bytes stay there. The id stands for it in
+    # comparisons (it is the envelope's hash).
+    signed: bytes = field(compare=False)
 
     @property
     def kind(self) -> Kind:
@@ -110,14 +113,19 @@ def _encode_content(c: Content) -> bytes:
 
 
 def _parse(content_bytes: bytes) -> Fields:
-    fields = Fields(cbor.decode(content_bytes, limits.entry_bytes_max), "entry", CONTENT_KEYS, _NULLABLE)
+    return _fields(cbor.decode(content_bytes, limits.entry_bytes_max))
+
+
+def _fields(content: Any) -> Fields:
+    fields = Fields(content, "entry", CONTENT_KEYS, _NULLABLE)
     if fields.raw(0) != FORMAT_VERSION or type(fields.raw(0)) is not int:
         raise UnsupportedVersion(f"entry format version {fields.raw(0)!r} is not {FORMAT_VERSION}")
     return fields
 
 
-def _read(fields: Fields) -> Content:
-    """Every field but the version (checked by `_parse`) and the signature."""
+def _read(fields: Fields) -> tuple[Any, ...]:
+    """Every field but the version (checked by `_parse`) and the signature, in Content's
+    order (a tuple: building a frozen Content per entry, then the Entry, cost twice)."""
     author = fields.bytes32(1)
     seq = fields.uint(2, minimum=1)
     if not fields.has(3):
@@ -137,7 +145,7 @@ def _read(fields: Fields) -> Content:
     exercise = fields.text(7, EXERCISE, required=False)
     operator = fields.text(8, OPERATOR, required=False)
     to = fields.array(9, lambda v: as_bytes32(v, "addressee"), limits.addressees_max, sorted_unique=True)
-    return Content(author, seq, prev, hlc, body, exercise, operator, to)
+    return author, seq, prev, hlc, body, exercise, operator, to
 
 
 def create(
@@ -157,7 +165,7 @@ def create(
         content = _encode_content(wanted)
     except (TypeError, ValueError) as exc:  # e.g. a lone surrogate cannot be UTF-8
         raise InvalidField(f"entry cannot be encoded: {exc}") from None
-    if _read(_parse(content)) != wanted:
+    if Content(*_read(_parse(content))) != wanted:
         raise InvalidField("entry does not read back as written")
     signed = cbor.encode([content, identity.sign(ENTRY_DOMAIN, content)])
     if len(signed) > limits.entry_bytes_max:
@@ -188,11 +196,47 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
         raise UnknownAuthor("entry author is not in the roster")
     if verify:
         member.verifier.verify(ENTRY_DOMAIN, content_bytes, signature)
-    c = _read(fields)
-    last_seq = roster.last_seq(c.author)
-    if last_seq is not None and c.seq > last_seq:
-        raise Revoked(f"entry at seq {c.seq} of a key whose last accepted seq is {last_seq} (revoked or rotated)")
-    return Entry(*_fields_of(c), hash32(data), bytes(data))
+    return _checked(_read(fields), roster, hash32(data), bytes(data))
+
+
+def restore(data: bytes, roster: Roster, previous: Entry | None, shared: dict[Any, Any]) -> Entry:
+    """An entry read back from our own store at start-up, after `previous` of its chain.
+
+    The store holds only what `decode` accepted, so the signature check and the canonical
+    re-encoding are left out; every field is read and checked as `decode` does, and the
+    roster still has its say (a key revoked since). To keep 100,000 entries small, the
+    envelope stays in the store (`signed` is empty; Store.entry_by_id has it), `prev` is
+    `previous.id` itself, and repeated values (author, exercise, operator, the ids a body
+    refers to) are one object each through `shared`, which the caller keeps for a load.
+    """
+    envelope = cbor.decode_own(data)
+    if type(envelope) is not list or len(envelope) != 2 or type(envelope[0]) is not bytes:
+        raise Malformed("an entry is [content, signature]")
+    content = cbor.decode_own(envelope[0])
+    if type(content) is dict:
+        for key in (1, 7, 8):
+            value = content.get(key)
+            if type(value) is bytes or type(value) is str:
+                content[key] = shared.setdefault(value, value)
+        if previous is not None and content.get(3) == previous.id:
+            content[3] = previous.id
+        body = content.get(6)
+        if type(body) is dict:
+            for key, value in body.items():
+                if type(value) is bytes and len(value) == 32:  # an incident or entry id
+                    body[key] = shared.setdefault(value, value)
+    fields = _fields(content)
+    if roster.get(fields.bytes32(1)) is None:
+        raise UnknownAuthor("entry author is not in the roster")
+    return _checked(_read(fields), roster, hash32(data), b"")
+
+
+def _checked(read: tuple[Any, ...], roster: Roster, entry_id: bytes, signed: bytes) -> Entry:
+    author, seq = read[0], read[1]
+    last_seq = roster.last_seq(author)
+    if last_seq is not None and seq > last_seq:
+        raise Revoked(f"entry at seq {seq} of a key whose last accepted seq is {last_seq} (revoked or rotated)")
+    return Entry(*read, entry_id, signed)
 
 
 def _fields_of(c: Content) -> tuple[Any, ...]:

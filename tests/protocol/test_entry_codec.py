@@ -7,20 +7,21 @@ from hypothesis import strategies as st
 
 from protocol import cbor, limits
 from protocol.body import Kind
-from protocol.entry import EXERCISE, create, decode
+from protocol.entry import EXERCISE, create, decode, restore
 from protocol.errors import (
     BadSignature,
     InvalidField,
     Malformed,
     NonCanonical,
     ProtocolError,
+    Revoked,
     TooLarge,
     UnknownAuthor,
 )
 from protocol.identity import Identity, peer_id_of
 from protocol.roster import Roster
 
-from .factories import NOW_MS, identity, open_body, replicas, roster_of
+from .factories import NOW_MS, comment_body, identity, open_body, replicas, roster_of
 from .strategies import any_char, bodies, raw_bodies, valid_text
 
 IDS, ROSTER = roster_of(3)
@@ -155,3 +156,47 @@ def test_a_null_where_a_field_is_absent_is_refused_a_second_encoding_of_one_entr
         envelope = cbor.encode([twin, IDS[0].sign(b"qroc-mesh/entry/v1\x00", twin)])
         with pytest.raises(InvalidField, match="null"):
             decode(envelope, ROSTER)
+
+
+def chain_of(n: int, operator: str = "Jana Novák"):
+    opening = create(IDS[0], 1, None, NOW_MS << 16, open_body(), operator=operator)
+    chain = [opening]
+    for seq in range(2, n + 1):
+        chain.append(
+            create(IDS[0], seq, chain[-1].id, (NOW_MS << 16) + seq, comment_body(opening.id, seq), operator=operator)
+        )
+    return chain
+
+
+def restored(chain, roster=ROSTER):
+    shared: dict = {}
+    out = []
+    for entry in chain:
+        out.append(restore(entry.signed, roster, out[-1] if out else None, shared))
+    return out
+
+
+def test_an_entry_restored_from_our_store_equals_the_one_decoded_but_leaves_its_bytes_there():
+    chain = chain_of(3)
+    for entry, again in zip(chain, restored(chain), strict=True):
+        assert again == entry == decode(entry.signed, ROSTER)
+        assert again.signed == b"" and again.id == entry.id
+
+
+def test_restored_entries_share_their_repeated_values_instead_of_holding_copies():
+    first, *rest = restored(chain_of(4))
+    for previous, entry in zip([first, *rest], rest, strict=False):
+        assert entry.prev is previous.id
+    assert all(e.author is first.author and e.operator is first.operator for e in rest)
+    assert len({id(e.body.incident) for e in rest}) == 1
+
+
+def test_restoring_refuses_what_the_roster_no_longer_accepts():
+    chain = chain_of(3)
+    others = [m for m in ROSTER if m.public_key != IDS[0].public_key]
+    revoked_after_seq_2 = Roster(others, {IDS[0].public_key: (ROSTER.get(IDS[0].public_key), 2)})
+    assert restored(chain[:2], revoked_after_seq_2) == chain[:2]
+    with pytest.raises(Revoked):
+        restored(chain, revoked_after_seq_2)
+    with pytest.raises(UnknownAuthor):
+        restored(chain, Roster(others))
