@@ -15,6 +15,7 @@ Rules:
   starts, pauses, ends, publishes and skips injects); `viewer` only reads.
 """
 
+import functools
 import hashlib
 import os
 import re
@@ -49,9 +50,14 @@ CREATE TABLE IF NOT EXISTS sessions (
     last_ms INTEGER NOT NULL
 );
 """
-# Verifying an unknown name costs as much as a known one, so timing does not tell which
-# names exist: this hash of a random password stands in.
-_DECOY = nacl.pwhash.argon2id.str(secrets.token_bytes(16))
+
+
+@functools.cache
+def _decoy() -> bytes:
+    """Verifying an unknown name costs as much as a known one, so timing does not tell which
+    names exist: this hash of a random password stands in. Made at the first login, not at
+    import (an Argon2id hash is a tenth of a second of every start-up otherwise)."""
+    return nacl.pwhash.argon2id.str(secrets.token_bytes(16))
 
 
 class Role(StrEnum):
@@ -167,7 +173,7 @@ class Operators:
         API calls it in a worker thread, away from this database connection)."""
         row = self.db.execute("SELECT display_name, role, hash FROM operators WHERE name = ?", (name,)).fetchone()
         if row is None:
-            return Candidate(None, _DECOY)
+            return Candidate(None, _decoy())
         return Candidate(Operator(name, row[0], Role(row[1])), row[2])
 
     def open_session(self, candidate: Candidate, now_ms: int) -> tuple[str, Session] | None:
