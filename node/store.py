@@ -273,7 +273,7 @@ class Store:
             if author == broken or author not in readable:
                 continue
             try:
-                previous = restore(envelope, self.roster, previous, shared)
+                previous = restore(envelope, entry_id, self.roster, previous, shared)
                 entries.append(previous)
             except ProtocolError as exc:
                 unreadable.append(Unreadable(author, seq, entry_id, f"{exc.reason}: {exc}", 0))

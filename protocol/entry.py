@@ -199,8 +199,9 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
     return _checked(_read(fields), roster, hash32(data), bytes(data))
 
 
-def restore(data: bytes, roster: Roster, previous: Entry | None, shared: dict[Any, Any]) -> Entry:
-    """An entry read back from our own store at start-up, after `previous` of its chain.
+def restore(data: bytes, entry_id: bytes, roster: Roster, previous: Entry | None, shared: dict[Any, Any]) -> Entry:
+    """An entry read back from our own store at start-up, with the id stored beside it,
+    after `previous` of its chain.
 
     The store holds only what `decode` accepted, so the signature check and the canonical
     re-encoding are left out; every field is read and checked as `decode` does, and the
@@ -228,7 +229,7 @@ def restore(data: bytes, roster: Roster, previous: Entry | None, shared: dict[An
     fields = _fields(content)
     if roster.get(fields.bytes32(1)) is None:
         raise UnknownAuthor("entry author is not in the roster")
-    return _checked(_read(fields), roster, hash32(data), b"")
+    return _checked(_read(fields), roster, entry_id, b"")
 
 
 def _checked(read: tuple[Any, ...], roster: Roster, entry_id: bytes, signed: bytes) -> Entry:

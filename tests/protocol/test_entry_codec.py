@@ -172,7 +172,7 @@ def restored(chain, roster=ROSTER):
     shared: dict = {}
     out = []
     for entry in chain:
-        out.append(restore(entry.signed, roster, out[-1] if out else None, shared))
+        out.append(restore(entry.signed, entry.id, roster, out[-1] if out else None, shared))
     return out
 
 
