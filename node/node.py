@@ -67,6 +67,8 @@ class Node:
         self.metrics = Metrics()
         self.commit = GroupCommit(self.store, self._publish)
         self._stale_views: set[bytes] = set()  # incidents whose stored summary failed to update
+        self._views_behind: set[bytes] = set()  # changed since their summaries were last written
+        self._views_due = trio.Event()
         self.membership = Membership(self)
         self.charter: State | None = None  # the roster the node last acted on (Membership)
         self.replica = self._load_replica()
@@ -211,7 +213,8 @@ class Node:
             log.warning("fork proven", extra={"author": self._name(author), "seq": seq})
             self.metrics.forks.inc()
         if applied.incidents:
-            self._store_views(self.replica, applied.incidents)
+            self._views_behind |= applied.incidents
+            self._views_due.set()
             self.cot_out.on_incidents(applied.incidents)
         self.metrics.pending.set(self.replica.log.pending_count())
         if self.media is not None:
@@ -225,7 +228,25 @@ class Node:
 
     def refresh_views(self) -> None:
         """Rewrite every stored incident summary (the roster changed: names, cuts)."""
+        self._views_behind = set()
         self._store_views(self.replica, set(self.replica.incidents) | self.store.incident_ids())
+
+    def views(self) -> Store:
+        """The store with its incident summaries brought up to date first (they trail the
+        replica by up to views_flush_ms otherwise): for whatever lists or counts incidents."""
+        if self._views_behind:
+            behind, self._views_behind = self._views_behind, set()
+            self._store_views(self.replica, behind)
+        return self.store
+
+    async def _flush_views(self) -> None:
+        """The summaries of what changed, views_flush_ms after the first change: many
+        entries (comments on one incident, a sync batch) cost one summary each, one commit."""
+        while True:
+            await self._views_due.wait()
+            await trio.sleep(limits.views_flush_ms / 1000)
+            self._views_due = trio.Event()
+            self.views()
 
     # --- writes and incoming entries ---
 
@@ -543,6 +564,7 @@ class Node:
                     nursery.start_soon(self.dialer.run)
                     nursery.start_soon(self._periodic_sync)
                     nursery.start_soon(self._announce_heads)
+                    nursery.start_soon(self._flush_views)
                     nursery.start_soon(self.receipts.run)
                     nursery.start_soon(self.conductor.release_forever)
                     nursery.start_soon(self.cot_out.run)

@@ -251,7 +251,7 @@ def create_app(node: Any, operators: Operators) -> FastAPI:
         return {
             **{k: card[k] for k in ("name", "country", "peer_id", "public_key", "addrs")},
             "version": __version__,
-            "counts": node.store.counts(),
+            "counts": node.views().counts(),
             "writable": node.writable,
             "pending_entries": node.replica.log.pending_count(),
         }

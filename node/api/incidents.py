@@ -144,13 +144,17 @@ async def list_incidents(
     view: Literal["full", "summary"] = Query("full", description="'summary': comment counts instead of comments"),
 ) -> dict[str, Any]:
     flag: bool | str | None = {"true": True, "false": False}.get(exercise or "", exercise)
-    rows = node_of(request).store.incidents(
-        limit + 1,
-        cursor=_cursor(cursor),
-        status=None if status is None else status.value,
-        category=None if category is None else category.value,
-        exercise=flag,
-        updated_since_hlc=_since(updated_since),
+    rows = (
+        node_of(request)
+        .views()
+        .incidents(
+            limit + 1,
+            cursor=_cursor(cursor),
+            status=None if status is None else status.value,
+            category=None if category is None else category.value,
+            exercise=flag,
+            updated_since_hlc=_since(updated_since),
+        )
     )
     page = rows[:limit]
     views = [node_of(request).incident_view(incident, comments=view == "full") for _, incident in page]
@@ -209,7 +213,7 @@ async def incident_entries(incident_id: str, request: Request) -> dict[str, Any]
 @router.get("/v1/exercises", response_model=ExerciseList)
 async def exercises(request: Request) -> dict[str, Any]:
     """The exercises this node holds incidents of, by name."""
-    return {"exercises": [{"name": n, "incidents": c} for n, c in node_of(request).store.exercises()]}
+    return {"exercises": [{"name": n, "incidents": c} for n, c in node_of(request).views().exercises()]}
 
 
 @router.patch("/v1/incidents/{incident_id}", response_model=Incident)

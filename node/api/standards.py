@@ -79,7 +79,7 @@ async def cap_feed(
     """Open and monitored incidents, newest first, each entry a CAP alert (Status Actual,
     or Exercise for an exercise's feed): what alert hubs poll."""
     node = request.app.state.node
-    rows = node.store.incidents(limits.cap_feed_items_max * 2, exercise=exercise if exercise is not None else False)
+    rows = node.views().incidents(limits.cap_feed_items_max * 2, exercise=exercise if exercise is not None else False)
     views = [
         v
         for _, i in rows

@@ -112,7 +112,7 @@ async def test_a_peer_not_on_the_roster_is_refused_and_nothing_it_sends_is_store
             opening = a.write(open_body())
             await wait_until(lambda: holds(b, [opening.id]))
         assert a.store.entry_by_id(forged.id) is None and b.store.entry_by_id(forged.id) is None
-        assert b.store.counts() == {"entries": 1, "incidents": 1}
+        assert b.views().counts() == {"entries": 1, "incidents": 1}
 
 
 async def test_garbage_gossiped_by_a_member_is_dropped_counted_and_not_forwarded(tmp_path):
