@@ -227,10 +227,11 @@ class Store:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [(e.id, e.author, e.seq, c, int(e.kind), e.incident, e.hlc, self.now_ms, e.signed) for e, c in rows],
             )
-            db.executemany(
-                "INSERT OR REPLACE INTO forks VALUES (?, ?, ?, ?)",
-                [(p.author, p.seq, p.first.signed, p.second.signed) for p in proofs],
-            )
+            if proofs:
+                db.executemany(
+                    "INSERT OR REPLACE INTO forks VALUES (?, ?, ?, ?)",
+                    [(p.author, p.seq, p.first.signed, p.second.signed) for p in proofs],
+                )
             db.execute("INSERT OR REPLACE INTO state VALUES ('hlc', ?)", (hlc,))
 
     def entry_at(self, author: bytes, seq: int) -> Entry:
