@@ -48,7 +48,7 @@ from .mesh.membership import Membership
 from .mesh.syncer import PROTOCOL_ID, close_quietly, run_session
 from .metrics import Metrics
 from .standards.cot_stream import CotIn, CotOut
-from .store import Also, Store
+from .store import Also, Store, Unreadable
 from .views import MemberLink, incident_json, incident_summary
 
 log = logging.getLogger("qroc.node")
@@ -121,9 +121,10 @@ class Node:
         )
         restored: set[bytes] = set()
         while authors := ({m.public_key for m in self.roster} | set(self.roster.former)) - restored:
-            entries, unreadable = self.store.chained(authors)
+            refused: list[Unreadable] = []
+            replica.restore(self.store.chained(authors, refused), self.store.proofs())
             restored |= authors
-            for bad in unreadable:
+            for bad in self.store.quarantine(refused):
                 log.error(
                     "stored entries this version refuses were set aside (store table 'quarantine')",
                     extra={
@@ -134,7 +135,6 @@ class Node:
                         "entries": bad.set_aside,
                     },
                 )
-            replica.restore(entries, self.store.proofs())
         own_unreadable = [seq for author, seq, _, _ in self.store.quarantined() if author == me]
         alone = all(m.public_key == me for m in self.roster)
         replica.gate = WriteGate(self.now_ms(), alone, unreadable_from=min(own_unreadable, default=None))
@@ -182,7 +182,20 @@ class Node:
         state = self.replica.incidents.get(incident)
         if state is None or not state.visible:
             return None
-        return incident_json(state, self.roster, self._media_held, comments)
+        return incident_json(state, self.roster, self._media_held, self._comments if comments else None)
+
+    def _comments(self, ids: list[bytes]) -> list[Entry]:
+        """Comment entries, read from the store (the fold holds their ids), opened if
+        sealed, in (hlc, author, id) order."""
+        out = []
+        for envelope in self.store.envelopes(ids):
+            try:
+                entry = self.replica.readable(decode(envelope, self.roster, verify=False))
+            except ProtocolError:  # of a key cut since: the fold drops it at the next refold
+                continue
+            if entry is not None:
+                out.append(entry)
+        return sorted(out, key=lambda e: e.order_key)
 
     def _media_held(self, manifest: Entry) -> bool:
         return self.media is not None and self.media.complete(manifest)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from protocol import limits
+from protocol.body import Kind
 from protocol.entry import Entry, decode, restore
 from protocol.errors import ProtocolError
 from protocol.hlc import wall_ms
@@ -251,35 +252,66 @@ class Store:
         row = self.db.execute("SELECT envelope FROM entries WHERE id = ?", (entry_id,)).fetchone()
         return None if row is None else row[0]
 
+    def entries_about(self, incident: bytes) -> list[Entry]:
+        """Our chained entries about `incident` (for a refold), but those the roster now
+        refuses (a cut key's past its last seq: they are not canonical anyway)."""
+        out = []
+        for (envelope,) in self.db.execute(
+            "SELECT envelope FROM entries WHERE incident = ? AND chained = 1", (incident,)
+        ):
+            try:
+                out.append(decode(envelope, self.roster, verify=False))
+            except ProtocolError:
+                continue
+        return out
+
+    def touched_from(self, author: bytes, seq: int) -> set[tuple[bytes, Kind]]:
+        """(incident, kind) of `author`'s chained entries from `seq` on."""
+        rows = self.db.execute(
+            "SELECT DISTINCT incident, kind FROM entries WHERE author = ? AND seq >= ? AND chained = 1", (author, seq)
+        )
+        return {(incident, Kind(kind)) for incident, kind in rows}
+
+    def envelopes(self, ids: list[bytes]) -> list[bytes]:
+        """The stored envelopes of these ids (those we hold), in no particular order."""
+        out = []
+        for start in range(0, len(ids), limits.sql_variables_max):
+            chunk = ids[start : start + limits.sql_variables_max]
+            marks = ",".join("?" * len(chunk))
+            out += [r[0] for r in self.db.execute(f"SELECT envelope FROM entries WHERE id IN ({marks})", chunk)]
+        return out
+
     def holds(self, entry_id: bytes) -> bool:
         return self.db.execute("SELECT 1 FROM entries WHERE id = ?", (entry_id,)).fetchone() is not None
 
     # --- start-up ---
 
-    def chained(self, authors: set[bytes]) -> tuple[list[Entry], list[Unreadable]]:
+    def chained(self, authors: set[bytes], refused: list[Unreadable]) -> Iterator[Entry]:
         """Every chained entry of `authors` this version reads, in seq order per author,
-        for Replica.restore; and the entries it refuses (stored under looser rules by an
-        older version, or of a key revoked since), which are moved to the quarantine table
-        together with the rest of their author's chain, which cannot link without them.
+        for Replica.restore to fold as they come (held all at once, 100,000 entries left
+        their memory behind them, fragmented); the first entry of an author it refuses
+        (stored under looser rules by an older version, or of a key revoked since) ends
+        that author's chain and is added to `refused`, for `quarantine` once this is read.
         Entries of authors not on the roster are left where they are, unread (they come
         back with them)."""
-        entries: list[Entry] = []
-        unreadable: list[Unreadable] = []
         broken: bytes | None = None
-        shared: dict[Any, Any] = {}
-        previous: Entry | None = None
         readable = {a for a in authors if a in self.roster}
         rows = self.db.execute("SELECT author, seq, id, envelope FROM entries WHERE chained = 1 ORDER BY author, seq")
         for author, seq, entry_id, envelope in rows:
             if author == broken or author not in readable:
                 continue
             try:
-                previous = restore(envelope, entry_id, self.roster, previous, shared)
-                entries.append(previous)
+                entry = restore(envelope, entry_id, self.roster)
             except ProtocolError as exc:
-                unreadable.append(Unreadable(author, seq, entry_id, f"{exc.reason}: {exc}", 0))
+                refused.append(Unreadable(author, seq, entry_id, f"{exc.reason}: {exc}", 0))
                 broken = author
-        return entries, [self._quarantine(u) for u in unreadable]
+                continue
+            yield entry
+
+    def quarantine(self, refused: list[Unreadable]) -> list[Unreadable]:
+        """Move each refused entry to the quarantine table, with the rest of its author's
+        chain, which cannot link without it; how many entries each moved."""
+        return [self._quarantine(u) for u in refused]
 
     def _quarantine(self, bad: Unreadable) -> Unreadable:
         with self.transaction():

@@ -69,15 +69,18 @@ def _summary_json(view: dict[str, Any], roster: Roster) -> dict[str, Any]:
 
 
 def incident_json(
-    state: IncidentState, roster: Roster, held: Callable[[Entry], bool], comments: bool = True
+    state: IncidentState,
+    roster: Roster,
+    held: Callable[[Entry], bool],
+    comments: Callable[[list[bytes]], list[Entry]] | None,
 ) -> dict[str, Any]:
     """The whole incident as the API serves it; `held` says which media items this node
-    holds whole; without `comments`, their count only (the board's view of thousands of
-    incidents)."""
+    holds whole; `comments` reads the comment entries of these ids, in (hlc, author, id)
+    order; without it, their count only (the board's view of thousands of incidents)."""
     view = state.view()
     return {
         **_summary_json(view, roster),
-        "comments": [comment_json(c, roster) for c in view["comments"]] if comments else None,
+        "comments": None if comments is None else [comment_json(c, roster) for c in comments(view["comments"])],
         "comment_count": len(view["comments"]),
         "media": [media_json(m, held(m)) for m in view["media"]],
     }

@@ -199,34 +199,18 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
     return _checked(_read(fields), roster, hash32(data), bytes(data))
 
 
-def restore(data: bytes, entry_id: bytes, roster: Roster, previous: Entry | None, shared: dict[Any, Any]) -> Entry:
-    """An entry read back from our own store at start-up, with the id stored beside it,
-    after `previous` of its chain.
+def restore(data: bytes, entry_id: bytes, roster: Roster) -> Entry:
+    """An entry read back from our own store at start-up, with the id stored beside it.
 
     The store holds only what `decode` accepted, so the signature check and the canonical
     re-encoding are left out; every field is read and checked as `decode` does, and the
-    roster still has its say (a key revoked since). To keep 100,000 entries small, the
-    envelope stays in the store (`signed` is empty; Store.entry_by_id has it), `prev` is
-    `previous.id` itself, and repeated values (author, exercise, operator, the ids a body
-    refers to) are one object each through `shared`, which the caller keeps for a load.
+    roster still has its say (a key revoked since). The envelope stays in the store
+    (`signed` is empty; Store.entry_by_id has it): start-up folds each entry and lets go.
     """
     envelope = cbor.decode_own(data)
     if type(envelope) is not list or len(envelope) != 2 or type(envelope[0]) is not bytes:
         raise Malformed("an entry is [content, signature]")
-    content = cbor.decode_own(envelope[0])
-    if type(content) is dict:
-        for key in (1, 7, 8):
-            value = content.get(key)
-            if type(value) is bytes or type(value) is str:
-                content[key] = shared.setdefault(value, value)
-        if previous is not None and content.get(3) == previous.id:
-            content[3] = previous.id
-        body = content.get(6)
-        if type(body) is dict:
-            for key, value in body.items():
-                if type(value) is bytes and len(value) == 32:  # an incident or entry id
-                    body[key] = shared.setdefault(value, value)
-    fields = _fields(content)
+    fields = _fields(cbor.decode_own(envelope[0]))
     if roster.get(fields.bytes32(1)) is None:
         raise UnknownAuthor("entry author is not in the roster")
     return _checked(_read(fields), roster, entry_id, b"")

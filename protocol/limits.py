@@ -202,6 +202,10 @@ sync_requests_max = 64
 # one commit per entry was a seventh of a node's CPU under gossip. Readers flush first.
 views_flush_ms = 200
 
+# Ids bound in one SQL statement: far below SQLite's own limit (32,766 since 3.32) and
+# enough that an incident's comments take one or two statements.
+sql_variables_max = 500
+
 # --- HTTP API (local) ---
 # JSON bodies are small records; anything larger than this is not an incident update.
 api_body_bytes_max = 64 * 1024

@@ -4,6 +4,7 @@ It keeps what a durable store keeps (chained entries, evidence, proofs, the HLC)
 simulated crash can rebuild a replica from it exactly as a node restarts from SQLite.
 """
 
+from .body import Kind
 from .entry import Entry
 from .log import ForkProof
 
@@ -38,6 +39,12 @@ class MemoryStore:
 
     def holds(self, entry_id: bytes) -> bool:
         return entry_id in self.by_id
+
+    def entries_about(self, incident: bytes) -> list[Entry]:
+        return [e for _, log in sorted(self.chained.items()) for e in log if e.incident == incident]
+
+    def touched_from(self, author: bytes, seq: int) -> set[tuple[bytes, Kind]]:
+        return {(e.incident, e.kind) for e in self.chained.get(author, [])[seq - 1 :]}
 
     def drop_after(self, author: bytes, seq: int) -> None:
         for entry in self.chained.get(author, [])[seq:]:

@@ -61,6 +61,8 @@ class Store(Protocol):
     def drop_after(self, author: bytes, seq: int) -> None: ...
     def entry_by_id(self, entry_id: bytes) -> bytes | None: ...
     def holds(self, entry_id: bytes) -> bool: ...
+    def entries_about(self, incident: bytes) -> list[Entry]: ...  # chained, that the roster reads
+    def touched_from(self, author: bytes, seq: int) -> set[tuple[bytes, Kind]]: ...  # (incident, kind)
 
 
 @dataclass(slots=True)
@@ -99,7 +101,9 @@ class Replica:
         self.profiles: dict[bytes, list[Entry]] = {}  # author -> canonical profiles, as stored
         self.keyring = Keyring(identity)  # restricted incidents (protocol/sealed.py)
         self.random_bytes = random_bytes  # nonces and content keys of sealed entries
-        self._by_author: dict[bytes, list[Entry]] = {}  # chained entries, for refolds
+        # Others' chained entries addressed to us (delivery receipts answer them). The rest
+        # are not held: a refold reads what it needs from the store.
+        self._addressed: list[Entry] = []
 
     @property
     def me(self) -> bytes | None:
@@ -107,18 +111,17 @@ class Replica:
 
     def restore(self, chained: Iterable[Entry], proofs: Iterable[ForkProof]) -> bool:
         """Rebuild from our own store at start-up: chained entries in seq order per author
-        (authors not restored before). True if the roster changed: the store then holds
-        entries of members it did not know, to restore in another round."""
-        restored: list[Entry] = []
-        for entry in chained:
-            self.log.restore(entry)
-            self._by_author.setdefault(entry.author, []).append(entry)
-            restored.append(entry)
-            if entry.hlc > self.hlc.value:
-                self.hlc.value = entry.hlc
+        (authors not restored before), each folded as it comes (the proofs, known first,
+        say which are canonical), so that a node's store never has to fit in memory at
+        once. True if the roster changed: the store then holds entries of members it did
+        not know, to restore in another round."""
         for proof in proofs:
             self.log.restore_proof(proof)
-        for entry in restored:
+        for entry in chained:
+            self.log.restore(entry)
+            self._note_addressed(entry)
+            if entry.hlc > self.hlc.value:
+                self.hlc.value = entry.hlc
             if self.log.is_canonical(entry):
                 self._fold(entry)
         changed, _ = self._govern()
@@ -150,14 +153,11 @@ class Replica:
 
     def addressed_to_me(self) -> list[Entry]:
         """Others' canonical entries addressed to us (what delivery receipts answer)."""
-        me = self.me
-        return [
-            e
-            for author, entries in self._by_author.items()
-            if author != me
-            for e in entries
-            if me in e.to and self.log.is_canonical(e)
-        ]
+        return [e for e in self._addressed if self.log.is_canonical(e)]
+
+    def _note_addressed(self, entry: Entry) -> None:
+        if entry.to and self.me in entry.to and entry.author != self.me:
+            self._addressed.append(entry)
 
     def current_profiles(self) -> dict[bytes, Entry]:
         """Each author's latest self-assessment (latest wins: by hlc, author, id)."""
@@ -358,7 +358,7 @@ class Replica:
         proof = added.proof
         applied = Applied(added.status, stored=added.appended + ([proof.first, proof.second] if proof else []))
         for entry in added.appended:
-            self._by_author.setdefault(entry.author, []).append(entry)
+            self._note_addressed(entry)
             if self.log.is_canonical(entry) and (incident := self._fold(entry)) is not None:
                 applied.incidents.add(incident)
         if proof is not None:
@@ -368,19 +368,19 @@ class Replica:
 
     def _refold(self, author: bytes, from_seq: int) -> set[bytes]:
         """The author's entries from `from_seq` on are no longer canonical (a fork, or a
-        cut): refold what they touched."""
-        late = [e for e in self._by_author.get(author, []) if e.seq >= from_seq and e.shown_to(self.me)]
-        touched = {e.incident for e in late if e.kind is not Kind.PROFILE and e.kind not in GOVERNANCE_KINDS}
+        cut): refold what they touched, from the store (it still holds them)."""
+        late = self.store.touched_from(author, from_seq)
+        touched = {incident for incident, kind in late if kind is not Kind.PROFILE and kind not in GOVERNANCE_KINDS}
         if author in self.profiles:
             self.profiles[author] = [e for e in self.profiles[author] if self.log.is_canonical(e)]
-        if self.governance is not None and any(e.kind in GOVERNANCE_KINDS for e in late):
+        if self.governance is not None and any(kind in GOVERNANCE_KINDS for _, kind in late):
             self.governance.keep(self.log.is_canonical)
             self._governance_changed = True
         for incident in touched:
             self.incidents[incident] = IncidentState(incident)
-        for entries in self._by_author.values():
-            for entry in entries:
-                if entry.incident in touched and entry.kind is not Kind.PROFILE and self.log.is_canonical(entry):
+        for incident in sorted(touched):
+            for entry in self.store.entries_about(incident):
+                if entry.kind is not Kind.PROFILE and self.log.is_canonical(entry):
                     self._fold(entry)
         for incident in touched:
             if not self.incidents[incident].partials:  # nothing canonical is left of it
@@ -423,7 +423,7 @@ class Replica:
         if not longer:
             return set()
         touched = self._refold(author, last_seq + 1)
-        self._by_author[author] = [e for e in self._by_author[author] if e.seq <= last_seq]
+        self._addressed = [e for e in self._addressed if e.author != author or e.seq <= last_seq]
         self.store.drop_after(author, last_seq)
         return touched
 

@@ -287,20 +287,21 @@ write_profile(mode, profiler, result, out, int(top))
 
 
 def resident() -> dict[str, Any]:
-    """What the running node's entries hold in memory (sys.getsizeof, MiB), found in its
-    replica: run in the profiled process once it is writable. Reads a few attributes of
-    protocol/ classes; a field it does not find (a refactoring) is reported, not fatal."""
+    """What the running node's entries hold in memory (sys.getsizeof, MiB): every Entry
+    object alive in the profiled process once it is writable (the fold keeps openings,
+    media and acks; comments by id), and the comment ids its incident states hold. Reads a
+    few attributes of protocol/ classes; one it does not find is reported, not fatal."""
     import gc
 
     from node.node import Node
     from protocol.body import Comment
+    from protocol.entry import Entry
 
     try:
-        node = next(o for o in gc.get_objects() if type(o) is Node)
-        replica = node.replica
-        entries = [e for log in replica._by_author.values() for e in log]
-        held = {id(s.opening) for s in replica.incidents.values() if s.opening is not None}
-        held |= {id(e) for s in replica.incidents.values() for p in s.partials.values() for e in p.comments.values()}
+        objects = gc.get_objects()
+        node = next(o for o in objects if type(o) is Node)
+        entries = [o for o in objects if type(o) is Entry]
+        comment_ids = sum(len(p.comments) for s in node.replica.incidents.values() for p in s.partials.values())
     except Exception as exc:
         return {"unavailable": repr(exc)}
 
@@ -315,7 +316,7 @@ def resident() -> dict[str, Any]:
     bodies = [e.body for e in entries]
     return {
         "entries_resident": len(entries),
-        "entries_held_by_incident_states": len(held),
+        "comment_ids_held_by_incident_states": comment_ids,
         "envelopes_mib": mib(e.signed for e in entries),
         "entry_objects_mib": mib(entries),
         "ids_mib": mib(e.id for e in entries),

@@ -48,3 +48,10 @@ def update_body(incident: bytes, n: int) -> Update:
 
 def comment_body(incident: bytes, n: int) -> Comment:
     return Comment(incident, f"Comment {n}")
+
+
+def comment_texts(replica: Replica, incident: bytes) -> list[str]:
+    """An incident's comments as a node shows them: their entries read from the store by
+    the ids the fold holds, opened if sealed, in (hlc, author, id) order."""
+    entries = [replica.readable(replica.store.by_id[i]) for i in replica.incidents[incident].view()["comments"]]
+    return [e.body.text for e in sorted(entries, key=lambda e: e.order_key)]

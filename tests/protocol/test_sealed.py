@@ -9,7 +9,7 @@ from protocol.errors import BadChunk, InvalidField
 from protocol.media import verify_chunk
 from protocol.sealed import ChunkSealer, carried, open_chunk
 
-from .factories import NOW_MS, open_body, replicas
+from .factories import NOW_MS, comment_texts, open_body, replicas
 
 
 def sealing_replicas(n: int):
@@ -35,7 +35,7 @@ def test_only_the_recipients_read_a_restricted_incident_and_everyone_holds_its_c
     for reader in (be, nl, de):
         state = reader.incidents[opening.id]
         assert state.summary()["title"] == "Device found at Brussels-Midi"
-        assert [c.body.text for c in state.view()["comments"]] == ["Suspect seen at Antwerp"]
+        assert comment_texts(reader, opening.id) == ["Suspect seen at Antwerp"]
         assert set(state.restricted_to) == {be.me, nl.me, de.me}
     assert opening.id not in fr.incidents and fr.store.holds(comment.id)
 
@@ -61,7 +61,7 @@ def test_a_recipient_added_later_reads_everything_and_one_removed_reads_nothing_
     after = be.write(Comment(opening.id, "after"), NOW_MS + 4)
     for entry in (opening, before, added, removed, after):
         deliver(entry, nl, de, pl)
-    texts = {r: [c.body.text for c in r.incidents[opening.id].view()["comments"]] for r in (nl, de, pl)}
+    texts = {r: comment_texts(r, opening.id) for r in (nl, de, pl)}
     assert texts[nl] == texts[pl] == ["before", "after"]
     assert texts[de] == ["before"]
     assert set(nl.incidents[opening.id].restricted_to) == {be.me, nl.me, pl.me}
@@ -76,7 +76,7 @@ def test_a_share_arriving_after_the_entries_makes_them_readable():
     deliver(comment, pl)
     assert opening.id not in pl.incidents
     deliver(share, pl)
-    assert [c.body.text for c in pl.incidents[opening.id].view()["comments"]] == ["early"]
+    assert comment_texts(pl, opening.id) == ["early"]
 
 
 def test_a_restarted_author_reads_its_own_restricted_incident():

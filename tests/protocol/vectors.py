@@ -255,8 +255,10 @@ def hlc_text(value: int) -> str:
     return str(value)
 
 
-def state_of(view: dict[str, Any], live_tags: dict[str, set[bytes]]) -> dict[str, Any]:
-    """An incident view (protocol/incident.py) as the vectors write it."""
+def state_of(view: dict[str, Any], live_tags: dict[str, set[bytes]], entries: list[Entry]) -> dict[str, Any]:
+    """An incident view (protocol/incident.py) as the vectors write it: comments in order
+    key order, as SPEC §6 lists them (the fold holds their ids; `entries` has them)."""
+    by_id = {e.id: e for e in entries}
     location = view["location"]
     return {
         "id_hex": view["id"],
@@ -278,7 +280,7 @@ def state_of(view: dict[str, Any], live_tags: dict[str, set[bytes]]) -> dict[str
         "author_hex": view["author"].hex(),
         "created_hlc": hlc_text(view["created_hlc"]),
         "updated_hlc": hlc_text(view["updated_hlc"]),
-        "comments_hex": [e.id.hex() for e in view["comments"]],
+        "comments_hex": [e.id.hex() for e in sorted((by_id[i] for i in view["comments"]), key=lambda e: e.order_key)],
         "media_hex": [e.id.hex() for e in view["media"]],
     }
 
@@ -293,7 +295,7 @@ def fold_vector() -> dict[str, Any]:
         "incident_hex": entries[0].id.hex(),
         "authors": {"B": B.public_key.hex(), "C": C.public_key.hex()},
         "entries": [{"note": note, "entry_hex": e.signed.hex(), "id_hex": e.id.hex()} for note, e in notes],
-        "state": state_of(state.view(), state.live_tags()),
+        "state": state_of(state.view(), state.live_tags(), entries),
     }
 
 
