@@ -187,15 +187,8 @@ class Node:
     def _comments(self, ids: list[bytes]) -> list[Entry]:
         """Comment entries, read from the store (the fold holds their ids), opened if
         sealed, in (hlc, author, id) order."""
-        out = []
-        for envelope in self.store.envelopes(ids):
-            try:
-                entry = self.replica.readable(decode(envelope, self.roster, verify=False))
-            except ProtocolError:  # of a key cut since: the fold drops it at the next refold
-                continue
-            if entry is not None:
-                out.append(entry)
-        return sorted(out, key=lambda e: e.order_key)
+        readable = [e for e in map(self.replica.readable, self.store.entries_of(ids)) if e is not None]
+        return sorted(readable, key=lambda e: e.order_key)
 
     def _media_held(self, manifest: Entry) -> bool:
         return self.media is not None and self.media.complete(manifest)

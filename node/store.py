@@ -15,7 +15,7 @@ number applied. Never edit a released migration: add the next one.
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -253,12 +253,24 @@ class Store:
         return None if row is None else row[0]
 
     def entries_about(self, incident: bytes) -> list[Entry]:
-        """Our chained entries about `incident` (for a refold), but those the roster now
-        refuses (a cut key's past its last seq: they are not canonical anyway)."""
+        """Our chained entries about `incident` (for a refold)."""
+        rows = self.db.execute("SELECT envelope FROM entries WHERE incident = ? AND chained = 1", (incident,))
+        return self._readable(envelope for (envelope,) in rows)
+
+    def entries_of(self, ids: list[bytes]) -> list[Entry]:
+        """The stored entries of these ids (those we hold), in no particular order."""
+        envelopes = []
+        for start in range(0, len(ids), limits.sql_variables_max):
+            chunk = ids[start : start + limits.sql_variables_max]
+            marks = ",".join("?" * len(chunk))
+            envelopes += [r[0] for r in self.db.execute(f"SELECT envelope FROM entries WHERE id IN ({marks})", chunk)]
+        return self._readable(envelopes)
+
+    def _readable(self, envelopes: Iterable[bytes]) -> list[Entry]:
+        """Decoded, but those the roster now refuses (a cut key's past its last seq: they
+        are no longer canonical, and a refold lets go of them)."""
         out = []
-        for (envelope,) in self.db.execute(
-            "SELECT envelope FROM entries WHERE incident = ? AND chained = 1", (incident,)
-        ):
+        for envelope in envelopes:
             try:
                 out.append(decode(envelope, self.roster, verify=False))
             except ProtocolError:
@@ -271,15 +283,6 @@ class Store:
             "SELECT DISTINCT incident, kind FROM entries WHERE author = ? AND seq >= ? AND chained = 1", (author, seq)
         )
         return {(incident, Kind(kind)) for incident, kind in rows}
-
-    def envelopes(self, ids: list[bytes]) -> list[bytes]:
-        """The stored envelopes of these ids (those we hold), in no particular order."""
-        out = []
-        for start in range(0, len(ids), limits.sql_variables_max):
-            chunk = ids[start : start + limits.sql_variables_max]
-            marks = ",".join("?" * len(chunk))
-            out += [r[0] for r in self.db.execute(f"SELECT envelope FROM entries WHERE id IN ({marks})", chunk)]
-        return out
 
     def holds(self, entry_id: bytes) -> bool:
         return self.db.execute("SELECT 1 FROM entries WHERE id = ?", (entry_id,)).fetchone() is not None

@@ -33,7 +33,7 @@ from . import cbor, limits
 from .body import BODY_TYPES, Body, Kind
 from .errors import InvalidField, Malformed, Revoked, UnknownAuthor, UnsupportedVersion
 from .identity import Identity, hash32, signature_bytes
-from .roster import Roster
+from .roster import Member, Roster
 from .schema import Fields, as_bytes32
 from .text import TextRule
 
@@ -179,21 +179,9 @@ def decode(data: bytes, roster: Roster, verify: bool = True) -> Entry:
     `verify=False` skips only the signature check, for entries read back from our own
     store, which verified them on the way in (a restart must not cost 75 µs an entry).
     """
-    envelope = cbor.decode(data, limits.entry_bytes_max)
-    if (
-        type(envelope) is not list
-        or len(envelope) != 2
-        or type(envelope[0]) is not bytes
-        or type(envelope[1]) is not bytes
-    ):
-        raise Malformed("an entry is [content, signature]")
-    content_bytes, signature = envelope
-    if len(signature) != signature_bytes:
-        raise Malformed("signature must be 64 bytes")
+    content_bytes, signature = _split(cbor.decode(data, limits.entry_bytes_max))
     fields = _parse(content_bytes)
-    member = roster.get(fields.bytes32(1))
-    if member is None:
-        raise UnknownAuthor("entry author is not in the roster")
+    member = _member(fields, roster)
     if verify:
         member.verifier.verify(ENTRY_DOMAIN, content_bytes, signature)
     return _checked(_read(fields), roster, hash32(data), bytes(data))
@@ -207,13 +195,31 @@ def restore(data: bytes, entry_id: bytes, roster: Roster) -> Entry:
     roster still has its say (a key revoked since). The envelope stays in the store
     (`signed` is empty; Store.entry_by_id has it): start-up folds each entry and lets go.
     """
-    envelope = cbor.decode_own(data)
-    if type(envelope) is not list or len(envelope) != 2 or type(envelope[0]) is not bytes:
-        raise Malformed("an entry is [content, signature]")
-    fields = _fields(cbor.decode_own(envelope[0]))
-    if roster.get(fields.bytes32(1)) is None:
-        raise UnknownAuthor("entry author is not in the roster")
+    content_bytes, _ = _split(cbor.decode_own(data))
+    fields = _fields(cbor.decode_own(content_bytes))
+    _member(fields, roster)
     return _checked(_read(fields), roster, entry_id, b"")
+
+
+def _split(envelope: Any) -> tuple[bytes, bytes]:
+    """An envelope's content and signature, checked for shape."""
+    if (
+        type(envelope) is not list
+        or len(envelope) != 2
+        or type(envelope[0]) is not bytes
+        or type(envelope[1]) is not bytes
+    ):
+        raise Malformed("an entry is [content, signature]")
+    if len(envelope[1]) != signature_bytes:
+        raise Malformed("signature must be 64 bytes")
+    return envelope[0], envelope[1]
+
+
+def _member(fields: Fields, roster: Roster) -> Member:
+    member = roster.get(fields.bytes32(1))
+    if member is None:
+        raise UnknownAuthor("entry author is not in the roster")
+    return member
 
 
 def _checked(read: tuple[Any, ...], roster: Roster, entry_id: bytes, signed: bytes) -> Entry:

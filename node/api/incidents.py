@@ -144,17 +144,14 @@ async def list_incidents(
     view: Literal["full", "summary"] = Query("full", description="'summary': comment counts instead of comments"),
 ) -> dict[str, Any]:
     flag: bool | str | None = {"true": True, "false": False}.get(exercise or "", exercise)
-    rows = (
-        node_of(request)
-        .views()
-        .incidents(
-            limit + 1,
-            cursor=_cursor(cursor),
-            status=None if status is None else status.value,
-            category=None if category is None else category.value,
-            exercise=flag,
-            updated_since_hlc=_since(updated_since),
-        )
+    store = node_of(request).views()
+    rows = store.incidents(
+        limit + 1,
+        cursor=_cursor(cursor),
+        status=None if status is None else status.value,
+        category=None if category is None else category.value,
+        exercise=flag,
+        updated_since_hlc=_since(updated_since),
     )
     page = rows[:limit]
     views = [node_of(request).incident_view(incident, comments=view == "full") for _, incident in page]
