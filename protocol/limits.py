@@ -194,6 +194,10 @@ sync_retry_ms = 1000
 host_close_ms_max = 3000
 stream_close_ms_max = 1000
 api_shutdown_ms_max = 1000
+# An idle API connection is kept this long (hypercorn's default is 5 s). Tools poll at
+# pauses of seconds; a client that reused a connection the server was closing at that
+# moment saw "server disconnected" (the exercise simulator, once, after a 6 s pause).
+api_keep_alive_ms = 75_000
 # Pending-gap sync requests: one per peer at a time is enough.
 sync_requests_max = 64
 

@@ -363,6 +363,7 @@ async def serve_api(node: Any, task_status: Any = trio.TASK_STATUS_IGNORED) -> N
         config.accesslog = None
         config.errorlog = None
         config.graceful_timeout = limits.api_shutdown_ms_max / 1000
+        config.keep_alive_timeout = limits.api_keep_alive_ms / 1000
         if node.config.tls_cert:
             config.certfile, config.keyfile = node.config.tls_cert, node.config.tls_key
         await serve(app, config, shutdown_trigger=trio.sleep_forever, task_status=task_status)  # type: ignore[arg-type]

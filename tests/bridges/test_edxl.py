@@ -208,7 +208,9 @@ def test_an_emsi_export_imports_back_through_the_envelope() -> None:
     [
         (b'<?xml version="1.0"?><!DOCTYPE edxlDistribution><edxlDistribution/>', "dtd"),
         (
-            envelope(OTHER).replace(b"<content>", b"<content>" + b"<a>" * 40).replace(b"</content>", b"</a>" * 40),
+            envelope(OTHER)
+            .replace(b"<content>", b"<content>" + b"<a>" * 40)
+            .replace(b"</content>", b"</a>" * 40 + b"</content>"),
             "too_deep",
         ),
         (envelope(OTHER, ns="urn:oasis:names:tc:emergency:EDXL:DE:3.0"), "wrong_root"),
