@@ -27,8 +27,17 @@ Import rules:
   hae, ce, le decimals. The first wrong one refuses it: XmlRefused("invalid", "<path>: ...").
 - Origin: ("cot", detail/link[@relation='p-p']/@uid, else detail/contact/@callsign, else
   "unknown", @uid): the same uid posted again maps to the same incident.
+- Only what an OC would call an incident is one (a TAK client sends much else, several
+  times a minute): atoms (`a-…`) of any affiliation but friend and assumed friend, map
+  points (`b-m-p-…`: spot markers, waypoints), alerts (`b-a-…`: the emergency beacon) and
+  reports (`b-r-…`: a casualty evacuation request). A friendly atom (a TAK device's own
+  position report is `a-f-G-U-C`), a chat message (`b-t-f`), a route (`b-m-r`), a drawing
+  or range and bearing line (`u-…`) and a control or tasking message (`t-…`) raise
+  NotAnIncident naming what it is: checked like any event, then nothing is written.
 - Action "alert" (a CoT event is the object's whole state); a "t-x-d-d" (delete) event is
-  a "cancel" of the uid its first non-producer link names (else its own uid).
+  a "cancel" of the uid its first non-producer link names (else its own uid), and a
+  "b-a-o-can" (an emergency called off) a "cancel" of its own uid (TAK gives the
+  emergency and its cancellation the same uid).
 - Exercise marker from @opex: "e[-NAME]" -> NAME or "CoT exercise", "s[-NAME]" -> NAME or
   "CoT simulation", "o[-NAME]" or absent -> None (real).
 - Title: callsign, else the first line of the remarks, else "CoT <type>". Description:
@@ -47,7 +56,7 @@ from lxml import etree
 
 from protocol import limits
 
-from .model import Category, Context, Imported, Incident, Location, Origin
+from .model import Category, Context, Imported, Incident, Location, NotAnIncident, Origin
 from .text import (
     Trailer,
     check_datetime,
@@ -69,6 +78,16 @@ UNKNOWN = "9999999.0"
 TYPES: dict[str, str] = {"terrorism": "a-h-G", "manhunt": "a-s-G"}
 DEFAULT_TYPE = "a-u-G"
 _AFFILIATION: dict[str, Category] = {"h": "terrorism", "j": "terrorism", "s": "manhunt", "k": "manhunt"}
+# The type families that describe an incident (see the import rules), and what the others are.
+_INCIDENT_FAMILIES = ("a-", "b-m-p-", "b-a-", "b-r-")
+_NOT_INCIDENTS: tuple[tuple[str, str], ...] = (
+    ("a-f-", "a friendly position (a TAK device reports its own so)"),
+    ("a-a-", "a friendly position (a TAK device reports its own so)"),
+    ("b-t-f", "a chat message"),
+    ("b-m-r", "a route"),
+    ("u-", "a drawing or a range and bearing line"),
+    ("t-", "a control or tasking message"),
+)
 _TYPE = r"\w+(-\w+)*(;[^;]*)?"
 _HOW = r"\w(-\w+)*"
 _QOS = r"\d-\w-\w"
@@ -185,8 +204,18 @@ def _exercise(opex: str | None) -> str | None:
     return line_text(name, limits.exercise_chars_max) or ("CoT exercise" if kind == "e" else "CoT simulation")
 
 
+def _an_incident(kind: str) -> None:
+    """NotAnIncident unless an event of type `kind` describes an incident."""
+    what = next((what for prefix, what in _NOT_INCIDENTS if f"{kind}-".startswith(prefix)), None)
+    if what is None and not kind.startswith(_INCIDENT_FAMILIES):
+        what = "a kind of event that does not describe an incident"
+    if what is not None:
+        raise NotAnIncident(f"cot: {kind} is {what}; nothing is written")
+
+
 def import_document(data: bytes) -> list[Imported]:
-    """A CoT event (bytes) as the one incident it describes; XmlRefused if refused."""
+    """A CoT event (bytes) as the one incident it describes; XmlRefused if refused,
+    NotAnIncident if it is valid and describes something else."""
     event = parse(data, "event", "cot")
     point = _check(event)
     detail = event.find("detail")
@@ -202,6 +231,9 @@ def import_document(data: bytes) -> list[Imported]:
         target = next((link.get("uid") for link in links if link.get("relation") != "p-p" and link.get("uid")), uid)
         identifier = check_identifier("event/detail/link/@uid", target or "")
         return [Imported(Origin("cot", sender, identifier), "cancel", exercise)]
+    if kind.startswith("b-a-o-can"):
+        return [Imported(Origin("cot", sender, uid), "cancel", exercise)]
+    _an_incident(kind)
     remarks = detail.find("remarks")
     text = free_text("".join(remarks.itertext()), 2 * limits.text_chars_max) if remarks is not None else ""
     found = read_trailer(text)

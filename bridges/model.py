@@ -96,6 +96,11 @@ class Origin:
     identifier: str
 
 
+class NotAnIncident(ValueError):
+    """A valid document that describes something other than an incident (a TAK device's
+    own position, a chat message, a drawing): accepted, and nothing is written."""
+
+
 @dataclass(frozen=True, slots=True)
 class Imported:
     """One incident's worth of an imported document. `action`: a new incident (or the same

@@ -59,6 +59,12 @@ class Metrics:
         self.throttled = Counter(
             "qroc_throttled", "Inputs from members dropped over their budget, by kind", ["kind"], registry=r
         )
+        self.not_incidents = Counter(
+            "qroc_imports_not_incidents",
+            "Valid imported documents that describe no incident (TAK positions, chat, drawings), by format",
+            ["format"],
+            registry=r,
+        )
         self.bans = Counter("qroc_peer_bans", "Members banned for repeated invalid or excess input", registry=r)
         self.chunks_collected = Counter(
             "qroc_chunks_collected",

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 
 from bridges import cap, cot, edxl, emsi
-from bridges.model import Context, Imported, Incident
+from bridges.model import Context, Imported, Incident, NotAnIncident
 from bridges.xml import XmlRefused
 from protocol import limits
 
@@ -107,6 +107,9 @@ async def import_document(fmt: Format, request: Request, response: Response) -> 
         status = 413 if exc.reason == "too_large" else 422
         code = "invalid_document" if exc.reason == "invalid" else f"refused_{exc.reason}"
         raise ApiError(status, code, str(exc)) from None
+    except NotAnIncident as exc:  # a TAK device's own position, a chat message: valid, not ours to store
+        node.metrics.not_incidents.labels(fmt).inc()
+        return {"results": [], "note": str(exc)}
     if not imported:  # a valid document about something else (an EDXL-DE of other content)
         return {"results": [], "note": f"{fmt}: the document is valid and carries no incident"}
     with write_errors():

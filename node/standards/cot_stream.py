@@ -9,7 +9,9 @@ then each incident again whenever it changes. Events wait in a bounded queue
 In (`cot_in = "127.0.0.1:8087"`, off when empty): a TCP listener, loopback unless
 configured otherwise, for TAK clients. A stream is a sequence of `<event>` documents;
 each is imported as `POST /v1/import/cot` would (bridges.cot, node/standards/imports),
-by this node as a tool. A refused event is dropped, counted and logged; a connection
+by this node as a tool. An event that describes no incident (a TAK device's own position,
+chat, drawings: bridges.cot's rules) is counted and dropped; a refused one is dropped,
+counted and logged; a connection
 sending more than cot_event_bytes_max without closing an event is cut, and one sending
 events faster than its budget (protocol/budget.py, Input.COT) has the excess dropped and
 counted. At most cot_clients_max connections at once.
@@ -22,6 +24,7 @@ from typing import Any
 import trio
 
 from bridges import cot
+from bridges.model import NotAnIncident
 from bridges.xml import XmlRefused
 from protocol import limits
 from protocol.budget import Budgets, Input
@@ -155,6 +158,8 @@ class CotIn:
         try:
             for imported in cot.import_document(event):
                 apply(self.node, imported, None)
+        except NotAnIncident:
+            self.node.metrics.not_incidents.labels("cot").inc()
         except XmlRefused as exc:
             self.node.metrics.rejected.labels(exc.reason, "cot").inc()
             log.info("CoT event refused", extra={"reason": exc.reason, "detail": str(exc)[:200]})

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NamedTuple, cast
 
 from bridges import cap, cot, edxl, emsi
+from bridges.model import NotAnIncident
 from bridges.xml import XmlRefused
 from exercise import msel
 from node.config import Config, ConfigError
@@ -137,6 +138,6 @@ TARGETS: dict[str, Target] = {
     "cap": Target(cap.import_document, _XML, documents.caps),
     "edxl": Target(edxl.import_document, _XML, documents.edxls),
     "emsi": Target(emsi.import_document, _XML, documents.emsis),
-    "cot": Target(cot.import_document, _XML, documents.cots),
+    "cot": Target(cot.import_document, (XmlRefused, NotAnIncident), documents.cots),
     "msel": Target(_msel, (msel.MselError,), documents.msels),
 }

@@ -9,7 +9,7 @@ from hypothesis import given
 from lxml import etree
 
 from bridges import cot
-from bridges.model import Imported, Incident, Origin
+from bridges.model import Imported, Incident, NotAnIncident, Origin
 from bridges.xml import XmlRefused
 from protocol import limits
 
@@ -148,13 +148,53 @@ def test_the_kit_has_the_fourteen_public_tak_events() -> None:
     assert len(kit.examples("cot")) == 14
 
 
+MARKERS = {"atak-civ__Marker - 2525.cot", "atak-civ__Marker - Icon Set.cot", "atak-civ__Marker - Spot.cot"}
+
+
 @needs_kit
-@pytest.mark.parametrize("path", kit.examples("cot"), ids=lambda p: p.name)
-def test_every_public_tak_event_imports_with_a_title_and_an_origin(path: object) -> None:
+@pytest.mark.parametrize("path", [p for p in kit.examples("cot") if p.name in MARKERS], ids=lambda p: p.name)
+def test_every_public_tak_marker_imports_with_a_title_and_an_origin(path: object) -> None:
     back = the_only(cot.import_document(path.read_bytes()))  # type: ignore[attr-defined]
     assert back.title and back.origin.format == "cot" and back.origin.sender and back.origin.identifier
     assert back.origin.identifier == etree.fromstring(path.read_bytes()).get("uid")  # type: ignore[attr-defined]
     assert (back.action, back.exercise, back.severity) == ("alert", None, "medium")
+
+
+@needs_kit
+@pytest.mark.parametrize("path", [p for p in kit.examples("cot") if p.name not in MARKERS], ids=lambda p: p.name)
+def test_every_other_public_tak_event_is_checked_and_named_as_no_incident(path: object) -> None:
+    with pytest.raises(NotAnIncident, match="nothing is written"):
+        cot.import_document(path.read_bytes())  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [
+        ("a-f-G-U-C", "a friendly position"),
+        ("a-a-A", "a friendly position"),
+        ("b-t-f", "a chat message"),
+        ("b-m-r", "a route"),
+        ("u-d-c-c", "a drawing"),
+        ("u-rb-a", "a range and bearing line"),
+        ("t-x-c-t", "a control or tasking message"),
+        ("y-nothing-known", "does not describe an incident"),
+    ],
+)
+def test_what_a_tak_client_sends_besides_incidents_is_named_and_writes_nothing(kind: str, what: str) -> None:
+    with pytest.raises(NotAnIncident, match=what):
+        cot.import_document(event(type=kind))
+
+
+def test_an_event_that_is_no_incident_is_still_checked_first() -> None:
+    with pytest.raises(XmlRefused, match="event/point"):
+        cot.import_document(event(type="b-t-f").replace(b'lat="50.85"', b'lat="91"'))
+
+
+def test_an_emergency_beacon_is_an_incident_and_its_cancellation_closes_it() -> None:
+    beacon = the_only(cot.import_document(event(type="b-a-o-tbl", uid="ANDROID-7f3c-9-1-1")))
+    assert (beacon.action, beacon.origin.identifier, beacon.title) == ("alert", "ANDROID-7f3c-9-1-1", "CoT b-a-o-tbl")
+    called_off = the_only(cot.import_document(event(type="b-a-o-can", uid="ANDROID-7f3c-9-1-1")))
+    assert (called_off.action, called_off.origin) == ("cancel", beacon.origin)
 
 
 def test_a_tak_marker_with_typical_detail_children_maps_sensibly() -> None:
@@ -193,8 +233,10 @@ def test_without_a_producer_link_the_callsign_is_the_sender_and_without_a_callsi
         ("a-j-G-U", "terrorism"),
         ("a-s-G", "manhunt"),
         ("a-k-G", "manhunt"),
-        ("a-f-G-U-C", "other"),
+        ("a-u-G", "other"),
+        ("a-n-G", "other"),
         ("b-m-p-s-m", "other"),
+        ("b-r-f-h-c", "other"),
     ],
 )
 def test_the_affiliation_of_an_atom_gives_the_category(kind: str, category: str) -> None:

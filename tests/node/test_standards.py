@@ -110,6 +110,27 @@ TAK_MARKER = b"""<?xml version='1.0' encoding='UTF-8' standalone='yes'?>
 </event>"""
 
 
+TAK_POSITION = b"""<event version="2.0" uid="ANDROID-1234" type="a-f-G-U-C" how="m-g" time="2026-12-02T10:00:00Z"
+ start="2026-12-02T10:00:00Z" stale="2026-12-02T10:06:00Z">
+  <point lat="50.0755" lon="14.4378" hae="240.0" ce="9.9" le="9999999.0"/>
+  <detail><contact callsign="CZ-7" endpoint="*:-1:stcp"/><__group name="Cyan" role="Team Member"/>
+  <takv device="Pixel 7" platform="ATAK-CIV" os="34" version="5.2.0"/><track course="90" speed="0"/></detail>
+</event>"""
+TAK_CHAT = TAK_POSITION.replace(b'type="a-f-G-U-C"', b'type="b-t-f"').replace(b"ANDROID-1234", b"GeoChat.1")
+
+
+async def test_a_tak_devices_position_and_chat_are_answered_as_no_incident_counted_and_nothing_is_written(tmp_path):
+    (datadir,) = federation(tmp_path, 1)
+    async with running([datadir]) as (node,), client(node) as api:
+        await wait_until(lambda: node.writable)
+        for document, what in [(TAK_POSITION, "a friendly position"), (TAK_CHAT, "a chat message")]:
+            answer = await api.post("/v1/import/cot", content=document)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["results"] == [] and what in answer.json()["note"]
+        assert node.store.counts()["entries"] == 0
+        assert 'qroc_imports_not_incidents_total{format="cot"} 2.0' in (await api.get("/metrics")).text
+
+
 async def test_cot_goes_out_to_a_tak_listener_for_an_incident_opened_on_another_node_and_comes_in(tmp_path):
     received: list[bytes] = []
     listener = (await trio.open_tcp_listeners(0, host="127.0.0.1"))[0]
@@ -133,10 +154,12 @@ async def test_cot_goes_out_to_a_tak_listener_for_an_incident_opened_on_another_
             assert b"<event" in b"".join(received)
             host, port_in = config.cot_in.split(":")
             tak_client = await trio.open_tcp_stream(host, int(port_in))
-            await tak_client.send_all(TAK_MARKER + TAK_MARKER)  # a client repeating its marker
+            # A client repeating its marker, and reporting its own position and a chat line.
+            await tak_client.send_all(TAK_POSITION + TAK_MARKER + TAK_CHAT + TAK_MARKER)
             await wait_until(lambda: len(nodes[0].replica.visible_incidents()) == 2)
             await trio.sleep(0.5)
             await tak_client.aclose()
             titles = [i["title"] for i in (await api.get("/v1/incidents")).json()["incidents"]]
             assert "Suspect vehicle, Prague" in titles and len(titles) == 2  # once, not twice
+            assert nodes[2].metrics.not_incidents.labels("cot")._value.get() == 2
         nursery.cancel_scope.cancel()
