@@ -281,6 +281,11 @@ have_stale_ms = 4 * have_refresh_ms
 # A peer with a chunk request of ours open longer than this is on a thin link (our four
 # 1 MiB requests open 2 s is 16 Mbit/s) and is not counted on either.
 chunk_slow_ms = 2_000
+# A receiver whose bitmap gained no chunk this long is not getting its home chunks (it is
+# away, fetches on demand only, or its link is thin): the others ask the author for them.
+# Eight bitmap refreshes: a receiver on a link of 4 Mbit/s or more gains a 1 MiB chunk
+# more often than this.
+home_stall_ms = 8 * have_refresh_ms
 # One author's items fetched at once: four single-chunk photos keep the
 # chunk_requests_per_peer_max requests to one peer busy; more only let one member's
 # announcements crowd the planner.

@@ -29,9 +29,13 @@ Rules, in order:
   answers our requests within chunk_slow_ms; so on a thin link it is not).
 - Among equals, our "home" chunks first. Every chunk has one home among the members other
   than the author, the same at every node (a hash of the manifest id and the index), so
-  the receivers ask the author for disjoint sets of chunks, then trade. The rest is the
-  fallback for members that are away or fetch on demand only; each node walks it from a
-  starting point of its own.
+  the receivers ask the author for disjoint sets of chunks, then trade. Of the author we
+  ask for another member's home chunk only while that member is not getting its own:
+  not live, or its bitmap has not grown for home_stall_ms (it is away, fetches on demand
+  only, or its link is thin). Otherwise the chunk, already on its way from the author to
+  its home, would cross the author's upload twice — the one every receiver waits on (with
+  100 Mbit/s uploads a sixth of the author's bytes went to such duplicates). Each node
+  walks the rest from a starting point of its own.
 - A peer that served a bad chunk is left alone for bad_peer_penalty_ms; a request open
   longer than chunk_request_timeout_ms is given up and may go to someone else.
 
@@ -107,11 +111,13 @@ class Item:
     media: Media
     priority: Priority
     home: int  # our home chunks
+    homes: dict[str, int]  # every other receiver's home chunks
     start: int  # where our walk through the rest begins
     missing: int  # chunks we lack
     order: array  # chunk indices sorted by hash: a hash may stand at several indices
     author_holds_all: bool = True  # ... until it says otherwise
     haves: dict[str, tuple[int, int]] = field(default_factory=dict)  # peer -> (mask, when asked)
+    grew: dict[str, int] = field(default_factory=dict)  # peer -> when its bitmap last gained a chunk
     in_flight: dict[int, tuple[str, int]] = field(default_factory=dict)  # index -> (peer, since)
     in_flight_mask: int = 0
 
@@ -238,16 +244,17 @@ class FetchPlanner:
             return
         author_peer = self.author_peer(manifest.author)
         receivers = sorted(p for p in self.members() if p != author_peer)
-        home = 0
+        homes = dict.fromkeys(receivers, 0)
         for index in range(len(media.chunks)):
             shared = hash32(manifest.id + index.to_bytes(4, "big"))
-            if receivers and receivers[int.from_bytes(shared[:4], "big") % len(receivers)] == self.me:
-                home |= 1 << index
+            if receivers:
+                homes[receivers[int.from_bytes(shared[:4], "big") % len(receivers)]] |= 1 << index
+        home = homes.pop(self.me, 0)
         start = int.from_bytes(hash32(self.me.encode() + manifest.id)[:4], "big") % len(media.chunks)
         order = array("I", sorted(range(len(media.chunks)), key=media.chunks.__getitem__))
         priority = (-severity, media.size, manifest.hlc)
         self.items[manifest.id] = Item(
-            manifest.id, manifest.author, manifest.seq, author_peer, media, priority, home, start, missing, order
+            manifest.id, manifest.author, manifest.seq, author_peer, media, priority, home, homes, start, missing, order
         )
         author.active += 1
         author.chunks += len(media.chunks)
@@ -274,7 +281,11 @@ class FetchPlanner:
     def on_have(self, peer: str, manifest_id: bytes, bitmap: bytes, now_ms: int) -> None:
         item = self.items.get(manifest_id)
         if item is not None:
-            item.haves[peer] = (bitmap_mask(bitmap) & ((1 << len(item.media.chunks)) - 1), now_ms)
+            mask = bitmap_mask(bitmap) & ((1 << len(item.media.chunks)) - 1)
+            before = item.haves.get(peer, (0, 0))[0]
+            if mask & ~before or peer not in item.grew:  # or the first bitmap starts its clock
+                item.grew[peer] = now_ms
+            item.haves[peer] = (mask, now_ms)
 
     def _urgency(self, item: Item) -> tuple[int, int, int, int]:
         severity, size, hlc = item.priority
@@ -291,6 +302,7 @@ class FetchPlanner:
             have = item.haves.get(peer)
             if not self._holds_all(item, peer) and (have is None or now_ms - have[1] >= limits.have_refresh_ms):
                 item.haves[peer] = (0 if have is None else have[0], now_ms)  # one ask at a time
+                item.grew.setdefault(peer, now_ms)  # the first ask starts its clock
                 return OP_HAVE, item.manifest_id
             index = self._choose(item, peer, now_ms)
             if index is not None:
@@ -313,6 +325,11 @@ class FetchPlanner:
         for p, (mask, _) in item.haves.items():
             if p != peer and self._live(item, p, now_ms):
                 others |= mask
+        if author:
+            for p, chunks in item.homes.items():
+                getting = now_ms - item.grew.get(p, now_ms) <= limits.home_stall_ms  # no bitmap yet: starting
+                if getting and p in item.haves and self._live(item, p, now_ms):
+                    others |= chunks  # on its way to its home: it comes to us from there
         while candidates := has & item.missing & ~item.in_flight_mask:
             pool = candidates & ~others or (0 if author else candidates)
             if not pool:

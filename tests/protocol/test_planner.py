@@ -54,15 +54,43 @@ def test_the_author_is_asked_for_chunks_no_other_peer_holds_first():
     plan = planner(set())
     item = manifest(8)
     plan.want(item, severity=2)
-    # Two receivers between them hold chunks 0-5; only the author has 6 and 7.
-    plan.on_have("b", item.id, bytes([0b00000111]), NOW_MS)
-    plan.on_have("c", item.id, bytes([0b00111111]), NOW_MS)
-    asked = {plan.next_request("author", NOW_MS)[1] for _ in range(2)}
+    # Two receivers between them hold chunks 0-5 and get no more; only the author has 6 and 7.
+    now = NOW_MS + limits.home_stall_ms + 1
+    for at in (NOW_MS, now):
+        plan.on_have("b", item.id, bytes([0b00000111]), at)
+        plan.on_have("c", item.id, bytes([0b00111111]), at)
+    asked = {plan.next_request("author", now)[1] for _ in range(2)}
     assert asked == {item.body.chunks[6], item.body.chunks[7]}
     # The rest is left to b and c, whose upload is not the one everybody waits on ...
-    assert plan.next_request("author", NOW_MS) is None
+    assert plan.next_request("author", now) is None
     # ... and of what they hold, c alone has 3-5: c is asked for those before 0-2.
-    assert plan.next_request("c", NOW_MS)[1] in item.body.chunks[3:6]
+    assert plan.next_request("c", now)[1] in item.body.chunks[3:6]
+
+
+def test_the_author_is_not_asked_for_a_chunk_on_its_way_to_its_home_until_that_home_stalls():
+    plan = planner(set())
+    item = manifest(32)
+    plan.want(item, severity=2)
+    assert plan.next_request("b", NOW_MS) == (OP_HAVE, item.id)  # asked, not answered yet
+    for peer in ("c", "flooder"):  # every other receiver is fetching: its bitmap just started
+        plan.on_have(peer, item.id, bytes(4), NOW_MS)
+    asked = set()
+    while (request := plan.next_request("author", NOW_MS)) is not None:
+        asked.add(request[1])
+    home = plan.items[item.id].home
+    assert asked == {chunk for i, chunk in enumerate(item.body.chunks) if home >> i & 1}
+    # c's bitmap grows, b's and the flooder's do not: their home chunks come from the author.
+    later = NOW_MS + limits.home_stall_ms + 1
+    for peer, bitmap in (
+        ("b", bytes(4)),
+        ("flooder", bytes(4)),
+        ("c", plan.items[item.id].homes["c"].to_bytes(4, "little")),
+    ):
+        plan.on_have(peer, item.id, bitmap, later)
+    while (request := plan.next_request("author", later)) is not None:
+        asked.add(request[1])
+    stalled = plan.items[item.id].homes["b"] | plan.items[item.id].homes["flooder"]
+    assert asked == {chunk for i, chunk in enumerate(item.body.chunks) if (home | stalled) >> i & 1}
 
 
 def test_the_author_serves_what_only_silent_or_slow_peers_hold():
