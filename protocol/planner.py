@@ -323,13 +323,11 @@ class FetchPlanner:
         has = (1 << len(item.media.chunks)) - 1 if self._holds_all(item, peer) else item.haves[peer][0]
         others = 0
         for p, (mask, _) in item.haves.items():
-            if p != peer and self._live(item, p, now_ms):
-                others |= mask
-        if author:
-            for p, chunks in item.homes.items():
-                getting = now_ms - item.grew.get(p, now_ms) <= limits.home_stall_ms  # no bitmap yet: starting
-                if getting and p in item.haves and self._live(item, p, now_ms):
-                    others |= chunks  # on its way to its home: it comes to us from there
+            if p == peer or not self._live(item, p, now_ms):
+                continue
+            others |= mask
+            if author and now_ms - item.grew.get(p, now_ms) <= limits.home_stall_ms:  # p is getting its own:
+                others |= item.homes.get(p, 0)  # they are on their way to it, and come to us from there
         while candidates := has & item.missing & ~item.in_flight_mask:
             pool = candidates & ~others or (0 if author else candidates)
             if not pool:
