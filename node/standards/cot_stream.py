@@ -11,10 +11,9 @@ configured otherwise, for TAK clients. A stream is a sequence of `<event>` docum
 each is imported as `POST /v1/import/cot` would (bridges.cot, node/standards/imports),
 by this node as a tool. An event that describes no incident (a TAK device's own position,
 chat, drawings: bridges.cot's rules) is counted and dropped; a refused one is dropped,
-counted and logged; a connection
-sending more than cot_event_bytes_max without closing an event is cut, and one sending
-events faster than its budget (protocol/budget.py, Input.COT) has the excess dropped and
-counted. At most cot_clients_max connections at once.
+counted and logged; a connection sending more than cot_event_bytes_max without closing an
+event is cut, and one sending events faster than its budget (protocol/budget.py,
+Input.COT) has the excess dropped and counted. At most cot_clients_max connections at once.
 """
 
 import logging
